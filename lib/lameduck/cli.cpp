@@ -1,0 +1,150 @@
+#include "lameduck/cli.hpp"
+
+#include "lameduck/exit_code.hpp"
+#include "lameduck/version.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+#include <map>
+
+namespace lameduck::cli {
+
+namespace {
+
+// Lays options out as "--grace-period DURATION   what it does [default: 30s] [env: ...]"
+// instead of CLI11's "TEXT:DURATION=30s (Env:...)".
+class HelpFormatter : public CLI::Formatter {
+public:
+  HelpFormatter() { column_width(34); }
+
+  std::string make_option_opts(const CLI::Option* option) const override {
+    if (option->get_type_size() == 0) {
+      return {};
+    }
+    std::string out = " " + option->get_type_name();
+    if (option->get_expected_max() > 1) {
+      out += " ...";
+    }
+    return out;
+  }
+
+  std::string make_option_desc(const CLI::Option* option) const override {
+    std::string out = option->get_description();
+    if (!option->get_default_str().empty()) {
+      out += " [default: " + option->get_default_str() + "]";
+    }
+    if (!option->get_envname().empty()) {
+      out += " [env: " + option->get_envname() + "]";
+    }
+    return out;
+  }
+};
+
+bool is_environment_bindable(const CLI::Option* option) {
+  const auto& names = option->get_lnames();
+  return !names.empty() && names.front() != "help" && names.front() != "version" && option->get_envname().empty();
+}
+
+void bind_environment_recursive(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    if (is_environment_bindable(option)) {
+      option->envname(environment_name("--" + option->get_lnames().front()));
+    }
+  }
+  for (CLI::App* subcommand : app.get_subcommands([](CLI::App*) { return true; })) {
+    bind_environment_recursive(*subcommand);
+  }
+}
+
+} // namespace
+
+std::unique_ptr<CLI::App> make_app(const std::string& tool, const std::string& purpose) {
+  auto app = std::make_unique<CLI::App>(purpose, tool);
+  app->formatter(std::make_shared<HelpFormatter>());
+  app->set_version_flag("--version", tool + " " + std::string(k_version), "Print the version and exit");
+  app->set_help_flag("-h,--help", "Print this help and exit");
+  app->get_formatter()->label("REQUIRED", "(required)");
+  return app;
+}
+
+CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration& target, const std::string& help) {
+  const auto validate = [](const std::string& text) -> std::string {
+    const auto parsed = parse_duration(text);
+    if (!parsed) {
+      return parsed.error().message;
+    }
+    if (parsed->count() < 0) {
+      return "a duration must not be negative, got \"" + text + "\"";
+    }
+    return {};
+  };
+  return app
+      .add_option_function<std::string>(
+          name, [&target](const std::string& text) { target = parse_duration(text).value(); }, help)
+      ->check(CLI::Validator(validate, "", "duration"))
+      ->type_name("DURATION")
+      ->default_str(format_duration(target));
+}
+
+void add_logging_options(CLI::App& app, LoggingOptions& options) {
+  const std::map<std::string, LogFormat> formats{{"json", LogFormat::json}, {"text", LogFormat::text}};
+  const std::map<std::string, LogLevel> levels{
+      {"debug", LogLevel::debug}, {"info", LogLevel::info}, {"warn", LogLevel::warn}, {"error", LogLevel::error}};
+  app.add_option("--log-format", options.format, "Log lines on stderr: json (one object per line) or text")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
+      ->type_name("FORMAT")
+      ->default_str("json");
+  app.add_option("--log-level", options.level, "Least severe level logged: debug, info, warn or error")
+      ->transform(CLI::CheckedTransformer(levels, CLI::ignore_case).description(""))
+      ->type_name("LEVEL")
+      ->default_str("info");
+}
+
+Logger make_logger(const std::string& tool, const LoggingOptions& options) {
+  return Logger(tool, options.format, options.level);
+}
+
+std::string environment_name(const std::string& long_flag) {
+  std::string name = "LAMEDUCK_";
+  for (char c : long_flag.substr(long_flag.find_first_not_of('-'))) {
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+void bind_environment(CLI::App& app) {
+  bind_environment_recursive(app);
+}
+
+std::optional<int> parse(CLI::App& app, int argc, const char* const* argv) {
+  try {
+    app.parse(argc, argv);
+    return std::nullopt;
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return exit_code::k_ok;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return exit_code::k_ok;
+  } catch (const CLI::CallForVersion& version) {
+    std::cout << version.what() << '\n';
+    return exit_code::k_ok;
+  } catch (const CLI::ParseError& error) {
+    // CLI11 uses exit codes from 100 up; the contract has one code for every usage error.
+    std::cerr << app.get_name() << ": error: " << error.what() << "\nRun '" << app.get_name()
+              << " --help' for usage.\n";
+    return exit_code::k_usage;
+  }
+}
+
+int run_guarded(const std::string& tool, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& error) {
+    std::cerr << tool << ": error: " << error.what() << '\n';
+    return exit_code::k_gave_up;
+  }
+}
+
+} // namespace lameduck::cli

@@ -1,0 +1,50 @@
+#pragma once
+
+// What the three tools' command lines have in common: every flag also readable from
+// LAMEDUCK_<FLAG> (the flag wins), Go durations, --log-format/--log-level, --version, a help
+// text that states units, defaults and variables, and the contract's exit codes (2 for any
+// usage error, naming the flag; 0 for --help and --version).
+
+#include "lameduck/duration.hpp"
+#include "lameduck/log.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace lameduck::cli {
+
+struct LoggingOptions {
+  LogFormat format = LogFormat::json;
+  LogLevel level = LogLevel::info;
+};
+
+std::unique_ptr<CLI::App> make_app(const std::string& tool, const std::string& purpose);
+
+// A Go duration flag ("250ms", "1m30s", bare integer = seconds); negative values are refused.
+CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration& target, const std::string& help);
+
+void add_logging_options(CLI::App& app, LoggingOptions& options);
+
+Logger make_logger(const std::string& tool, const LoggingOptions& options);
+
+// "--grace-period" -> "LAMEDUCK_GRACE_PERIOD".
+std::string environment_name(const std::string& long_flag);
+
+// Binds LAMEDUCK_<FLAG> to every long flag of the app and of its subcommands. Call after all
+// flags are added.
+void bind_environment(CLI::App& app);
+
+// Parses the command line (and environment). Returns the exit code to end with now: 0 after
+// --help or --version, 2 after any usage error (printed as "<tool>: error: ..."); nothing when
+// the tool should go on.
+std::optional<int> parse(CLI::App& app, int argc, const char* const* argv);
+
+// Runs a tool's body behind its one top-level catch: anything thrown ends as
+// "<tool>: error: ..." and exit code 1.
+int run_guarded(const std::string& tool, const std::function<int()>& body);
+
+} // namespace lameduck::cli

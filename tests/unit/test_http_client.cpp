@@ -1,0 +1,205 @@
+#include "lameduck/http_client.hpp"
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <thread>
+
+using namespace std::chrono_literals;
+using lameduck::Clock;
+using lameduck::Deadline;
+using lameduck::HttpClient;
+using lameduck::HttpErrorKind;
+using lameduck::HttpRequest;
+using lameduck::parse_url;
+
+namespace {
+
+// A real server on a free loopback port, stopped when the test ends.
+class TestServer {
+public:
+  explicit TestServer(const std::function<void(httplib::Server&)>& routes) {
+    routes(m_server);
+    m_port = m_server.bind_to_any_port("127.0.0.1");
+    // bind_to_any_port also listens: connections queue until the accept loop runs.
+    m_thread = std::thread([this] { m_server.listen_after_bind(); });
+  }
+  ~TestServer() {
+    {
+      const std::lock_guard lock(m_mutex);
+      m_released = true;
+    }
+    m_release.notify_all();
+    m_server.stop();
+    m_thread.join();
+  }
+  std::string url(const std::string& path = "/") const { return "http://127.0.0.1:" + std::to_string(m_port) + path; }
+  // What a hung or slow peer does: holds its handler for `duration`, or until the test ends.
+  void stall(lameduck::Duration duration) {
+    std::unique_lock lock(m_mutex);
+    m_release.wait_for(lock, duration, [this] { return m_released; });
+  }
+
+private:
+  httplib::Server m_server;
+  int m_port = 0;
+  std::mutex m_mutex;
+  std::condition_variable m_release;
+  bool m_released = false;
+  std::thread m_thread;
+};
+
+HttpClient client_for(const std::string& url, lameduck::HttpClientOptions options = {}) {
+  return HttpClient(parse_url(url).value(), std::move(options));
+}
+
+// A port nothing listens on: bound, never listened on, closed.
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), length);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+} // namespace
+
+TEST_CASE("HttpClient::send") {
+  SUBCASE("status, headers and body of a plain exchange") {
+    TestServer server([](httplib::Server& s) {
+      s.Post("/drain", [](const httplib::Request& request, httplib::Response& response) {
+        response.set_header("X-Seen-Key", request.get_header_value("Idempotency-Key"));
+        response.set_content("{\"echo\":" + request.body + "}", "application/json");
+        response.status = 202;
+      });
+    });
+    auto client = client_for(server.url());
+    HttpRequest request{"POST", "/drain", {{"Idempotency-Key", "uid-1"}}, "1", "application/json"};
+    const auto response = client.send(request, Deadline::after(2s));
+    REQUIRE(response);
+    CHECK(response->status == 202);
+    CHECK(response->header("x-seen-key") == "uid-1");
+    CHECK(response->body == "{\"echo\":1}");
+  }
+  SUBCASE("nothing listening is refused, quickly") {
+    auto client = client_for("http://127.0.0.1:" + std::to_string(closed_port()));
+    const auto response = client.send({}, Deadline::after(2s));
+    REQUIRE_FALSE(response);
+    CHECK(response.error().kind == HttpErrorKind::refused);
+  }
+  SUBCASE("a server that never answers is cut off at the deadline") {
+    TestServer* self = nullptr;
+    TestServer server([&self](httplib::Server& s) {
+      s.Get("/hang", [&self](const httplib::Request&, httplib::Response&) { self->stall(10s); });
+    });
+    self = &server;
+    auto client = client_for(server.url());
+    const auto started = Clock::now();
+    const auto response = client.send({"GET", "/hang"}, Deadline::after(300ms));
+    const auto took = Clock::now() - started;
+    REQUIRE_FALSE(response);
+    CHECK(response.error().kind == HttpErrorKind::timeout);
+    CHECK(took >= 300ms);
+    CHECK(took < 350ms);
+  }
+  SUBCASE("a slow drip of bytes cannot outlast the deadline") {
+    TestServer* self = nullptr;
+    TestServer server([&self](httplib::Server& s) {
+      s.Get("/drip", [&self](const httplib::Request&, httplib::Response& response) {
+        response.set_chunked_content_provider("text/plain", [&self](std::size_t, httplib::DataSink& sink) {
+          self->stall(50ms);
+          return sink.write("x", 1);
+        });
+      });
+    });
+    self = &server;
+    auto client = client_for(server.url());
+    const auto started = Clock::now();
+    const auto response = client.send({"GET", "/drip"}, Deadline::after(300ms));
+    REQUIRE_FALSE(response);
+    CHECK(response.error().kind == HttpErrorKind::timeout);
+    CHECK(Clock::now() - started < 350ms);
+  }
+  SUBCASE("a huge answer is refused at the limit") {
+    TestServer server([](httplib::Server& s) {
+      s.Get("/huge", [](const httplib::Request&, httplib::Response& response) {
+        response.set_content(std::string(100'000, 'x'), "text/plain");
+      });
+    });
+    lameduck::HttpClientOptions options;
+    options.max_body_bytes = 1000;
+    auto client = client_for(server.url(), options);
+    const auto response = client.send({"GET", "/huge"}, Deadline::after(2s));
+    REQUIRE_FALSE(response);
+    CHECK(response.error().kind == HttpErrorKind::too_large);
+    CHECK(response.error().message == "the answer from " + parse_url(server.url()).value().origin() +
+                                          " is larger than 1000 bytes");
+  }
+  SUBCASE("an expired deadline sends nothing") {
+    auto client = client_for("http://127.0.0.1:9");
+    const auto response = client.send({}, Deadline::at(Clock::now() - 1s));
+    REQUIRE_FALSE(response);
+    CHECK(response.error().kind == HttpErrorKind::timeout);
+  }
+}
+
+TEST_CASE("HttpClient::stream") {
+  TestServer server([](httplib::Server& s) {
+    s.Get("/watch", [](const httplib::Request&, httplib::Response& response) {
+      auto sent = std::make_shared<int>(0);
+      response.set_chunked_content_provider("application/json", [sent](std::size_t, httplib::DataSink& sink) {
+        if (*sent == 3) {
+          sink.done();
+          return true;
+        }
+        const std::string line = "{\"n\":" + std::to_string((*sent)++) + "}\n";
+        return sink.write(line.data(), line.size());
+      });
+    });
+    s.Get("/gone", [](const httplib::Request&, httplib::Response& response) {
+      response.status = 410;
+      response.set_content("{\"kind\":\"Status\",\"code\":410}", "application/json");
+    });
+  });
+  auto client = client_for(server.url());
+
+  SUBCASE("2xx bodies go to the receiver piece by piece") {
+    std::string streamed;
+    const auto response = client.stream({"GET", "/watch"}, Deadline::after(2s), [&](std::string_view piece) {
+      streamed += piece;
+      return true;
+    });
+    REQUIRE(response);
+    CHECK(response->status == 200);
+    CHECK(streamed == "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+    CHECK(response->body.empty());
+  }
+  SUBCASE("the receiver can stop early without an error") {
+    int pieces = 0;
+    const auto response = client.stream({"GET", "/watch"}, Deadline::after(2s), [&](std::string_view) {
+      return ++pieces < 1;
+    });
+    REQUIRE(response);
+    CHECK(pieces == 1);
+  }
+  SUBCASE("error bodies stay in the response") {
+    bool called = false;
+    const auto response = client.stream({"GET", "/gone"}, Deadline::after(2s), [&](std::string_view) {
+      called = true;
+      return true;
+    });
+    REQUIRE(response);
+    CHECK(response->status == 410);
+    CHECK(response->body == "{\"kind\":\"Status\",\"code\":410}");
+    CHECK_FALSE(called);
+  }
+}
