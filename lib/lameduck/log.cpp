@@ -88,10 +88,19 @@ Logger::Logger(std::string tool, LogFormat format, LogLevel threshold, Sink sink
     : m_tool(std::move(tool)), m_format(format), m_threshold(threshold),
       m_sink(sink ? std::move(sink) : Sink{write_to_stderr}) {}
 
-void Logger::write(LogLevel level, std::string_view event, std::string_view msg, const LogFields& fields) const {
+std::string Logger::write(LogLevel level, std::string_view event, std::string_view msg,
+                          const LogFields& fields) const {
   if (level < m_threshold) {
-    return;
+    return {};
   }
+  std::string line = render(level, event, msg, fields);
+  const std::lock_guard lock(m_mutex);
+  m_sink(line);
+  return line;
+}
+
+std::string Logger::render(LogLevel level, std::string_view event, std::string_view msg,
+                           const LogFields& fields) const {
   const LogFields safe_fields = redacted(fields);
   std::string line;
   if (m_format == LogFormat::json) {
@@ -115,8 +124,7 @@ void Logger::write(LogLevel level, std::string_view event, std::string_view msg,
     }
   }
   line += '\n';
-  const std::lock_guard lock(m_mutex);
-  m_sink(line);
+  return line;
 }
 
 } // namespace lameduck

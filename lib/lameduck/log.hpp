@@ -39,7 +39,11 @@ public:
     write(LogLevel::error, event, msg, fields);
   }
 
-  void write(LogLevel level, std::string_view event, std::string_view msg, const LogFields& fields) const;
+  // Returns the line written, or nothing when the level is below the threshold.
+  std::string write(LogLevel level, std::string_view event, std::string_view msg, const LogFields& fields) const;
+
+  // The line write() would emit, newline included, for copies that go elsewhere too.
+  std::string render(LogLevel level, std::string_view event, std::string_view msg, const LogFields& fields) const;
 
   const std::string& tool() const { return m_tool; }
 
