@@ -1,0 +1,41 @@
+#pragma once
+
+// Everything prestop is told, from flags or LAMEDUCK_<FLAG> (contract §5).
+
+#include "lameduck/duration.hpp"
+#include "lameduck/pod_identity.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lameduck {
+
+using namespace std::chrono_literals;
+
+struct PrestopOptions {
+  Duration grace_period = 30s;
+  Duration margin = 3s;
+  std::string readyz_url = "http://127.0.0.1:7979";
+  std::vector<std::string> services;
+  std::optional<Duration> endpoints_timeout; // default: half the budget
+  Duration min_delay = 2s;
+  Duration fallback_delay = 10s;
+  std::string drain_url;
+  std::string status_url;
+  Duration poll_interval = 100ms;
+  std::vector<int> connections_ports;
+  bool fail_if_drain_missing = false;
+  std::string termination_id;
+  std::string termination_log = "/dev/termination-log";
+  bool event = false;
+  std::string state_dir = "/tmp/lameduck";
+  bool plan = false;
+  PodIdentityFlags pod;
+  std::string kube_api;
+  std::string kube_token_file;
+  std::string kube_ca_file;
+};
+
+} // namespace lameduck
