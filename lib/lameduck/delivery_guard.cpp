@@ -1,5 +1,7 @@
 #include "lameduck/delivery_guard.hpp"
 
+#include "lameduck/durable_file.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -152,20 +154,8 @@ Expected<Done> DeliveryGuard::record(const nlohmann::json& result) {
   if (m_role != Role::first) {
     return unexpected(std::string("only the first delivery records a result"));
   }
-  auto temporary = m_result_path;
-  temporary += ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    file << result.dump() << '\n';
-    file.flush();
-    if (!file) {
-      return unexpected("cannot write " + temporary.string());
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, m_result_path, error);
-  if (error) {
-    return unexpected("cannot write " + m_result_path.string() + ": " + error.message());
+  if (auto written = write_file_atomically(m_result_path.string(), result.dump() + "\n"); !written) {
+    return written;
   }
   ::close(std::exchange(m_lock_fd, -1));
   return Done{};
