@@ -1,6 +1,7 @@
 #include "lameduck/cli.hpp"
 
 #include "lameduck/exit_code.hpp"
+#include "lameduck/url.hpp"
 #include "lameduck/version.hpp"
 
 #include <algorithm>
@@ -85,6 +86,21 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration& targ
       ->check(CLI::Validator(validate, "", "duration"))
       ->type_name("DURATION")
       ->default_str(format_duration(target));
+}
+
+CLI::Option* add_url(CLI::App& app, const std::string& name, std::string& target, const std::string& help) {
+  const auto validate = [](const std::string& text) -> std::string {
+    if (text.empty()) {
+      return {}; // an empty URL turns the feature off
+    }
+    const auto parsed = parse_url(text);
+    return parsed ? std::string{} : parsed.error().message;
+  };
+  auto* option = app.add_option(name, target, help)->check(CLI::Validator(validate, "", "url"))->type_name("URL");
+  if (!target.empty()) {
+    option->default_str(target);
+  }
+  return option;
 }
 
 void add_logging_options(CLI::App& app, LoggingOptions& options) {

@@ -27,6 +27,9 @@ std::unique_ptr<CLI::App> make_app(const std::string& tool, const std::string& p
 // A Go duration flag ("250ms", "1m30s", bare integer = seconds); negative values are refused.
 CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration& target, const std::string& help);
 
+// An http(s) URL flag, checked when parsed so that a bad one exits 2 naming the flag.
+CLI::Option* add_url(CLI::App& app, const std::string& name, std::string& target, const std::string& help);
+
 void add_logging_options(CLI::App& app, LoggingOptions& options);
 
 Logger make_logger(const std::string& tool, const LoggingOptions& options);
