@@ -176,6 +176,11 @@ Expected<HttpResponse, HttpError> HttpClient::stream(const HttpRequest& request,
 
   const auto elapsed_ms = whole_ms(Clock::now() - started);
   if (error == httplib::Error::Success) {
+    if (response.status == 0) {
+      // cpp-httplib skips the response handler for bodiless answers such as HEAD's.
+      response.status = raw_response.status;
+      response.headers.assign(raw_response.headers.begin(), raw_response.headers.end());
+    }
     return response;
   }
   if (error == httplib::Error::Canceled && !too_large && response.status != 0) {

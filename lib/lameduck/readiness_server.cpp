@@ -36,6 +36,17 @@ std::string error_body(std::string_view message) {
   return nlohmann::json{{"error", message}}.dump() + "\n";
 }
 
+// For a 405 instead of a 404 when the path exists but the method does not.
+const char* allowed_methods(const std::string& path) {
+  if (path == "/readyz/disable" || path == "/readyz/enable") {
+    return "POST";
+  }
+  if (path == "/readyz" || path == "/livez" || path == "/metrics" || path == "/readyz/state") {
+    return "GET, HEAD";
+  }
+  return nullptr;
+}
+
 } // namespace
 
 Expected<ListenAddress> parse_listen_address(std::string_view text) {
@@ -178,6 +189,10 @@ struct ReadinessServer::Impl {
       }
     });
     server.set_error_handler([](const auto& request, auto& response) {
+      if (const char* allowed = allowed_methods(request.path); response.status == 404 && allowed != nullptr) {
+        response.status = 405;
+        response.set_header("Allow", allowed);
+      }
       if (response.body.empty()) {
         response.set_content(std::to_string(response.status) + " " + httplib::detail::status_message(response.status) +
                                  ": " + request.method + " " + request.path + "\n",

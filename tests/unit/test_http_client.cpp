@@ -1,13 +1,13 @@
 #include "lameduck/http_client.hpp"
 
+#include "support/http_test_server.hpp"
+#include "support/sockets.hpp"
+
 #include <doctest/doctest.h>
 #include <httplib.h>
 
 #include <condition_variable>
 #include <mutex>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -17,65 +17,20 @@ using lameduck::HttpClient;
 using lameduck::HttpErrorKind;
 using lameduck::HttpRequest;
 using lameduck::parse_url;
+using lameduck::test::closed_port;
+using lameduck::test::HttpTestServer;
 
 namespace {
 
-// A real server on a free loopback port, stopped when the test ends.
-class TestServer {
-public:
-  explicit TestServer(const std::function<void(httplib::Server&)>& routes) {
-    routes(m_server);
-    m_port = m_server.bind_to_any_port("127.0.0.1");
-    // bind_to_any_port also listens: connections queue until the accept loop runs.
-    m_thread = std::thread([this] { m_server.listen_after_bind(); });
-  }
-  ~TestServer() {
-    {
-      const std::lock_guard lock(m_mutex);
-      m_released = true;
-    }
-    m_release.notify_all();
-    m_server.stop();
-    m_thread.join();
-  }
-  std::string url(const std::string& path = "/") const { return "http://127.0.0.1:" + std::to_string(m_port) + path; }
-  // What a hung or slow peer does: holds its handler for `duration`, or until the test ends.
-  void stall(lameduck::Duration duration) {
-    std::unique_lock lock(m_mutex);
-    m_release.wait_for(lock, duration, [this] { return m_released; });
-  }
-
-private:
-  httplib::Server m_server;
-  int m_port = 0;
-  std::mutex m_mutex;
-  std::condition_variable m_release;
-  bool m_released = false;
-  std::thread m_thread;
-};
-
 HttpClient client_for(const std::string& url, lameduck::HttpClientOptions options = {}) {
   return HttpClient(parse_url(url).value(), std::move(options));
-}
-
-// A port nothing listens on: bound, never listened on, closed.
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
 }
 
 } // namespace
 
 TEST_CASE("HttpClient::send") {
   SUBCASE("status, headers and body of a plain exchange") {
-    TestServer server([](httplib::Server& s) {
+    HttpTestServer server([](httplib::Server& s) {
       s.Post("/drain", [](const httplib::Request& request, httplib::Response& response) {
         response.set_header("X-Seen-Key", request.get_header_value("Idempotency-Key"));
         response.set_content("{\"echo\":" + request.body + "}", "application/json");
@@ -97,8 +52,8 @@ TEST_CASE("HttpClient::send") {
     CHECK(response.error().kind == HttpErrorKind::refused);
   }
   SUBCASE("a server that never answers is cut off at the deadline") {
-    TestServer* self = nullptr;
-    TestServer server([&self](httplib::Server& s) {
+    HttpTestServer* self = nullptr;
+    HttpTestServer server([&self](httplib::Server& s) {
       s.Get("/hang", [&self](const httplib::Request&, httplib::Response&) { self->stall(10s); });
     });
     self = &server;
@@ -112,8 +67,8 @@ TEST_CASE("HttpClient::send") {
     CHECK(took < 350ms);
   }
   SUBCASE("a slow drip of bytes cannot outlast the deadline") {
-    TestServer* self = nullptr;
-    TestServer server([&self](httplib::Server& s) {
+    HttpTestServer* self = nullptr;
+    HttpTestServer server([&self](httplib::Server& s) {
       s.Get("/drip", [&self](const httplib::Request&, httplib::Response& response) {
         response.set_chunked_content_provider("text/plain", [&self](std::size_t, httplib::DataSink& sink) {
           self->stall(50ms);
@@ -130,7 +85,7 @@ TEST_CASE("HttpClient::send") {
     CHECK(Clock::now() - started < 350ms);
   }
   SUBCASE("a huge answer is refused at the limit") {
-    TestServer server([](httplib::Server& s) {
+    HttpTestServer server([](httplib::Server& s) {
       s.Get("/huge", [](const httplib::Request&, httplib::Response& response) {
         response.set_content(std::string(100'000, 'x'), "text/plain");
       });
@@ -153,7 +108,7 @@ TEST_CASE("HttpClient::send") {
 }
 
 TEST_CASE("HttpClient::stream") {
-  TestServer server([](httplib::Server& s) {
+  HttpTestServer server([](httplib::Server& s) {
     s.Get("/watch", [](const httplib::Request&, httplib::Response& response) {
       auto sent = std::make_shared<int>(0);
       response.set_chunked_content_provider("application/json", [sent](std::size_t, httplib::DataSink& sink) {

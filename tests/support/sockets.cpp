@@ -1,0 +1,129 @@
+#include "support/sockets.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace lameduck::test {
+
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), length);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+std::optional<std::string> non_loopback_ipv4() {
+  ifaddrs* interfaces = nullptr;
+  if (::getifaddrs(&interfaces) != 0) {
+    return std::nullopt;
+  }
+  std::optional<std::string> found;
+  for (const ifaddrs* entry = interfaces; entry != nullptr && !found; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) {
+      continue;
+    }
+    const auto* address = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+    if ((ntohl(address->sin_addr.s_addr) >> 24) == 127) {
+      continue;
+    }
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &address->sin_addr, text, sizeof text);
+    found = text;
+  }
+  ::freeifaddrs(interfaces);
+  return found;
+}
+
+TcpConnection::TcpConnection(const std::string& host, int port, const std::string& source) {
+  const bool v6 = host.find(':') != std::string::npos;
+  m_fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  const auto fill = [&](const std::string& text, int port_number) {
+    storage = {};
+    if (v6) {
+      auto* address = reinterpret_cast<sockaddr_in6*>(&storage);
+      address->sin6_family = AF_INET6;
+      address->sin6_port = htons(static_cast<uint16_t>(port_number));
+      ::inet_pton(AF_INET6, text.c_str(), &address->sin6_addr);
+      length = sizeof *address;
+    } else {
+      auto* address = reinterpret_cast<sockaddr_in*>(&storage);
+      address->sin_family = AF_INET;
+      address->sin_port = htons(static_cast<uint16_t>(port_number));
+      ::inet_pton(AF_INET, text.c_str(), &address->sin_addr);
+      length = sizeof *address;
+    }
+  };
+  if (!source.empty()) {
+    fill(source, 0);
+    if (::bind(m_fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+      ::close(m_fd);
+      throw std::runtime_error("cannot bind to " + source + ": " + std::strerror(errno));
+    }
+  }
+  fill(host, port);
+  if (::connect(m_fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+    ::close(m_fd);
+    throw std::runtime_error("cannot connect to " + host + ":" + std::to_string(port) + ": " + std::strerror(errno));
+  }
+}
+
+TcpConnection::~TcpConnection() {
+  ::close(m_fd);
+}
+
+void TcpConnection::send(std::string_view bytes) const {
+  while (!bytes.empty()) {
+    const ssize_t sent = ::send(m_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (sent <= 0) {
+      return; // the peer hung up: what it answered so far is what receive_all sees
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(sent));
+  }
+}
+
+std::string TcpConnection::receive_all(const Deadline& deadline) const {
+  std::string received;
+  char buffer[4096];
+  for (;;) {
+    pollfd ready{.fd = m_fd, .events = POLLIN, .revents = 0};
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.remaining()).count();
+    if (::poll(&ready, 1, static_cast<int>(wait)) <= 0) {
+      return received;
+    }
+    const ssize_t got = ::recv(m_fd, buffer, sizeof buffer, 0);
+    if (got <= 0) {
+      return received;
+    }
+    received.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
+std::string raw_http_exchange(const std::string& host, int port, std::string_view request, const Deadline& deadline,
+                              const std::string& source) {
+  const TcpConnection connection(host, port, source);
+  connection.send(request);
+  return connection.receive_all(deadline);
+}
+
+int raw_http_status(std::string_view answer) {
+  if (answer.substr(0, 9) != "HTTP/1.1 " || answer.size() < 12) {
+    return 0;
+  }
+  return std::stoi(std::string(answer.substr(9, 3)));
+}
+
+} // namespace lameduck::test
