@@ -1,0 +1,223 @@
+// The real readyz-toggle binary, spoken to over loopback sockets the way the kubelet, prestop
+// and misbehaving clients do.
+
+#include "lameduck/durable_file.hpp"
+#include "support/http_test_server.hpp"
+#include "support/readyz_process.hpp"
+#include "support/sockets.hpp"
+#include "support/temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <memory>
+#include <vector>
+
+using namespace std::chrono_literals;
+using lameduck::Clock;
+using lameduck::Deadline;
+using lameduck::test::raw_http_exchange;
+using lameduck::test::raw_http_status;
+using lameduck::test::ReadyzProcess;
+using lameduck::test::run_process;
+using lameduck::test::TcpConnection;
+using lameduck::test::TempDir;
+using lameduck::test::tool_path;
+
+namespace {
+
+// What the kubelet sends (pkg/probe/http/request.go): its own User-Agent and Accept: */*.
+std::string kube_probe(const std::string& path = "/readyz", const std::string& method = "GET") {
+  return method + " " + path +
+         " HTTP/1.1\r\nHost: 10.0.0.7:7979\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+}
+
+int probe_status(int port, const std::string& path = "/readyz", const std::string& method = "GET") {
+  return raw_http_status(raw_http_exchange("127.0.0.1", port, kube_probe(path, method), Deadline::after(5s)));
+}
+
+std::string post(const std::string& path) {
+  return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+}
+
+lameduck::test::Finished client(const std::string& verb, const ReadyzProcess& server) {
+  return run_process({tool_path("readyz-toggle"), verb, "--url", server.url()});
+}
+
+} // namespace
+
+TEST_CASE("readyz-toggle serve and its client") {
+  SUBCASE("off, status and on flip what the kubelet's probe sees") {
+    ReadyzProcess server;
+    CHECK(probe_status(server.port()) == 200);
+
+    const auto off = client("off", server);
+    CHECK(off.exit_code == 0);
+    CHECK(off.stdout_text.find(R"("ready":false)") != std::string::npos);
+    CHECK(probe_status(server.port()) == 503);
+    CHECK(probe_status(server.port(), "/readyz", "HEAD") == 503);
+
+    const auto status = client("status", server);
+    CHECK(status.exit_code == 0);
+    CHECK(status.stdout_text.find(R"("reason":"disabled by readyz-toggle off")") != std::string::npos);
+
+    CHECK(client("on", server).exit_code == 0);
+    CHECK(probe_status(server.port()) == 200);
+    CHECK(probe_status(server.port(), "/readyz", "HEAD") == 200);
+    CHECK(probe_status(server.port(), "/livez") == 200);
+    CHECK(probe_status(server.port(), "/no/such/path") == 404);
+
+    const auto metrics = raw_http_exchange("127.0.0.1", server.port(), kube_probe("/metrics"), Deadline::after(5s));
+    CHECK(metrics.find(R"(lameduck_readiness_transitions_total{to="not_ready"} 1)") != std::string::npos);
+    CHECK(metrics.find(R"(lameduck_readyz_requests_total{code="503"} 2)") != std::string::npos);
+  }
+
+  SUBCASE("the switch refuses a peer that is not on loopback, and changes nothing") {
+    const auto address = lameduck::test::non_loopback_ipv4();
+    if (!address) {
+      MESSAGE("this machine has no non-loopback IPv4 address to be a remote peer from");
+      return;
+    }
+    ReadyzProcess server({}, "0.0.0.0:0");
+    const auto remote = [&](const std::string& request) {
+      return raw_http_status(raw_http_exchange(*address, server.port(), request, Deadline::after(5s), *address));
+    };
+    CHECK(remote(post("/readyz/disable")) == 403);
+    CHECK(remote("GET /readyz/state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") == 403);
+    // The kubelet probes from the node, which is not loopback either: /readyz answers it.
+    CHECK(remote(kube_probe()) == 200);
+    CHECK(server.process().wait_for_event("switch.refused", Deadline::after(5s)));
+    CHECK(probe_status(server.port()) == 200);
+  }
+
+  SUBCASE("the switch survives a restart through --state-file") {
+    const TempDir dir;
+    const std::string state_file = dir.file("readiness.json");
+    {
+      ReadyzProcess server({"--state-file", state_file});
+      CHECK(client("off", server).exit_code == 0);
+    }
+    ReadyzProcess restarted({"--state-file", state_file, "--start", "ready"});
+    CHECK(probe_status(restarted.port()) == 503);
+  }
+
+  SUBCASE("a corrupt state file is reported and starts not ready") {
+    const TempDir dir;
+    const std::string state_file = dir.file("readiness.json");
+    REQUIRE(lameduck::write_file_atomically(state_file, "{\"ready\":tru"));
+    ReadyzProcess server({"--state-file", state_file});
+    CHECK(server.process().wait_for_event("state.unusable", Deadline::after(5s)));
+    CHECK(probe_status(server.port()) == 503);
+  }
+
+  SUBCASE("--upstream: healthy, failing and hung upstreams") {
+    lameduck::test::HttpTestServer* self = nullptr;
+    int status = 200;
+    lameduck::test::HttpTestServer upstream([&](httplib::Server& s) {
+      s.Get("/healthz", [&status](const auto&, auto& response) { response.status = status; });
+      s.Get("/hang", [&self](const auto&, auto&) { self->stall(30s); });
+    });
+    self = &upstream;
+    ReadyzProcess healthy({"--upstream", upstream.url("/healthz")});
+    CHECK(probe_status(healthy.port()) == 200);
+    status = 503;
+    CHECK(probe_status(healthy.port()) == 503);
+
+    ReadyzProcess hung({"--upstream", upstream.url("/hang"), "--upstream-timeout", "250ms"});
+    const auto started = Clock::now();
+    CHECK(probe_status(hung.port()) == 503);
+    CHECK(Clock::now() - started < 250ms + 250ms);
+  }
+
+  SUBCASE("SIGTERM ends it within a second, even with clients holding connections") {
+    ReadyzProcess server;
+    const TcpConnection idle("127.0.0.1", server.port());
+    const TcpConnection half_sent("127.0.0.1", server.port());
+    half_sent.send("GET /readyz HTTP/1.1\r\nHost: x\r\n");
+    const TcpConnection keep_alive("127.0.0.1", server.port());
+    keep_alive.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(raw_http_status(keep_alive.receive_all(Deadline::after(200ms))) == 200);
+
+    const auto signalled = Clock::now();
+    server.process().send_signal(SIGTERM);
+    const auto exit = server.process().wait_exit(Deadline::after(5s));
+    CHECK(exit == 0);
+    CHECK(Clock::now() - signalled < 1s);
+  }
+}
+
+TEST_CASE("readyz-toggle keeps answering probes while clients misbehave") {
+  ReadyzProcess server;
+
+  SUBCASE("oversized headers are refused, and the next probe is answered") {
+    const std::string huge = "GET /readyz HTTP/1.1\r\nHost: x\r\nX-Filler: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
+    const auto answer = raw_http_exchange("127.0.0.1", server.port(), huge, Deadline::after(5s));
+    CHECK(raw_http_status(answer) != 200);
+    CHECK(probe_status(server.port()) == 200);
+  }
+  SUBCASE("slow clients and garbage do not delay the kubelet's probe past its 1 s timeout") {
+    std::vector<std::unique_ptr<TcpConnection>> pests;
+    for (int i = 0; i < 10; ++i) {
+      pests.push_back(std::make_unique<TcpConnection>("127.0.0.1", server.port()));
+      pests.back()->send(i % 2 == 0 ? "GET /readyz HTTP/1.1\r\nHost: x\r\nX-Slow: " : "\x16\x03\x01garbage\r\n\r\n");
+    }
+    const auto started = Clock::now();
+    CHECK(probe_status(server.port()) == 200);
+    CHECK(Clock::now() - started < 500ms);
+  }
+}
+
+TEST_CASE("readyz-toggle refuses bad input with exit 2, naming the flag") {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"serve", "--listen", "7979"}, "--listen"},
+      {{"serve", "--listen", "[::1]:99999"}, "--listen"},
+      {{"serve", "--upstream", "ftp://x"}, "--upstream"},
+      {{"serve", "--upstream-timeout", "soon"}, "--upstream-timeout"},
+      {{"serve", "--upstream-timeout", "-1s"}, "--upstream-timeout"},
+      {{"serve", "--start", "maybe"}, "--start"},
+      {{"serve", "--log-format", "xml"}, "--log-format"},
+      {{"off", "--url", "127.0.0.1:7979"}, "--url"},
+      {{"on", "--timeout", "1 minute"}, "--timeout"},
+      {{"install"}, "DIR"},
+      {{}, "subcommand"},
+  };
+  for (const auto& [arguments, named] : cases) {
+    std::vector<std::string> argv{tool_path("readyz-toggle")};
+    argv.insert(argv.end(), arguments.begin(), arguments.end());
+    CAPTURE(named);
+    const auto result = run_process(argv);
+    CHECK(result.exit_code == 2);
+    CHECK(result.stderr_text.find(named) != std::string::npos);
+  }
+
+  SUBCASE("from the environment too, and the flag wins over it") {
+    const auto from_environment = run_process({tool_path("readyz-toggle"), "serve"},
+                                              {.environment = {{"LAMEDUCK_UPSTREAM_TIMEOUT", "soon"}}});
+    CHECK(from_environment.exit_code == 2);
+    CHECK(from_environment.stderr_text.find("upstream-timeout") != std::string::npos);
+
+    ReadyzProcess server({}, "127.0.0.1:0");
+    const auto flag_wins = run_process({tool_path("readyz-toggle"), "status", "--url", server.url()},
+                                       {.environment = {{"LAMEDUCK_URL", "http://127.0.0.1:1"}}});
+    CHECK(flag_wins.exit_code == 0);
+  }
+}
+
+TEST_CASE("readyz-toggle off with no server exits 1 within its --timeout, saying why") {
+  const auto started = Clock::now();
+  const auto result = run_process({tool_path("readyz-toggle"), "off", "--timeout", "300ms", "--url",
+                                   "http://127.0.0.1:" + std::to_string(lameduck::test::closed_port())});
+  CHECK(result.exit_code == 1);
+  CHECK(result.stderr_text.find("cannot reach") != std::string::npos);
+  CHECK(Clock::now() - started < 2s);
+}
+
+TEST_CASE("readyz-toggle install copies the three tools") {
+  const TempDir dir;
+  const auto result = run_process({tool_path("readyz-toggle"), "install", dir.file("bin")});
+  CHECK(result.exit_code == 0);
+  for (const char* tool : {"prestop", "readyz-toggle", "drain-wait"}) {
+    CAPTURE(tool);
+    CHECK(run_process({dir.file("bin/") + tool, "--version"}).exit_code == 0);
+  }
+}

@@ -1,0 +1,87 @@
+// The shipped tools must run in an empty image: copied alone into an empty root, with only
+// /etc/hosts and /etc/resolv.conf beside them, they start, serve and resolve "localhost".
+
+#include "support/readyz_process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <elf.h>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using lameduck::test::ReadyzProcess;
+using lameduck::test::run_process;
+using lameduck::test::TempDir;
+using lameduck::test::tool_path;
+
+namespace {
+
+const std::vector<std::string> k_tools{"prestop", "readyz-toggle", "drain-wait"};
+
+// An ELF executable with no PT_INTERP needs no dynamic loader.
+bool has_program_interpreter(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  Elf64_Ehdr header{};
+  file.read(reinterpret_cast<char*>(&header), sizeof header);
+  for (int i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr program{};
+    file.seekg(static_cast<std::streamoff>(header.e_phoff + static_cast<Elf64_Off>(i) * header.e_phentsize));
+    file.read(reinterpret_cast<char*>(&program), sizeof program);
+    if (program.p_type == PT_INTERP) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct EmptyRoot {
+  EmptyRoot() {
+    for (const auto& tool : k_tools) {
+      std::filesystem::copy_file(tool_path(tool), dir.file(tool));
+    }
+    std::filesystem::create_directory(dir.file("etc"));
+    std::ofstream(dir.file("etc/hosts")) << "127.0.0.1 localhost\n::1 localhost ip6-localhost\n";
+    std::ofstream(dir.file("etc/resolv.conf")) << "nameserver 127.0.0.1\n";
+  }
+  // chroot needs root; without it, a user namespace maps us to root.
+  std::vector<std::string> prefix() const {
+    if (::geteuid() == 0) {
+      return {"/usr/sbin/chroot", dir.path().string()};
+    }
+    return {"/usr/bin/unshare", "--map-root-user", "/usr/sbin/chroot", dir.path().string()};
+  }
+  std::vector<std::string> command(std::vector<std::string> argv) const {
+    auto full = prefix();
+    full.insert(full.end(), argv.begin(), argv.end());
+    return full;
+  }
+  TempDir dir;
+};
+
+} // namespace
+
+TEST_CASE("the tools are static executables") {
+  for (const auto& tool : k_tools) {
+    CAPTURE(tool);
+    CHECK_FALSE(has_program_interpreter(tool_path(tool)));
+  }
+}
+
+TEST_CASE("the tools run in an empty root and speak over loopback, by name too") {
+  const EmptyRoot root;
+  for (const auto& tool : k_tools) {
+    CAPTURE(tool);
+    const auto version = run_process(root.command({"/" + tool, "--version"}));
+    CHECK(version.exit_code == 0);
+    CHECK(version.stdout_text.find(tool) == 0);
+  }
+
+  ReadyzProcess server({}, "127.0.0.1:0", root.prefix());
+  const auto port = std::to_string(server.port());
+  CHECK(run_process(root.command({"/readyz-toggle", "off", "--url", "http://localhost:" + port})).exit_code == 0);
+  const auto status = run_process(root.command({"/readyz-toggle", "status", "--url", "http://localhost:" + port}));
+  CHECK(status.exit_code == 0);
+  CHECK(status.stdout_text.find(R"("ready":false)") != std::string::npos);
+}
