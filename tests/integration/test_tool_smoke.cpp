@@ -22,9 +22,15 @@ TEST_CASE("tool smoke") {
       CHECK(result.stdout_text == tool + " " + lameduck::k_version + "\n");
     }
     SUBCASE("an unknown flag") {
-      // readyz-toggle's flags belong to its subcommands.
-      const auto result = tool == "readyz-toggle" ? run_process({tool_path(tool), "serve", "--no-such-flag"})
-                                                  : run_process({tool_path(tool), "--no-such-flag"});
+      // readyz-toggle's flags belong to its subcommands; drain-wait first wants its one required flag.
+      std::vector<std::string> argv{tool_path(tool)};
+      if (tool == "readyz-toggle") {
+        argv.push_back("serve");
+      } else if (tool == "drain-wait") {
+        argv.insert(argv.end(), {"--drain-url", "http://127.0.0.1:1/drain"});
+      }
+      argv.push_back("--no-such-flag");
+      const auto result = run_process(argv);
       CHECK(result.exit_code == 2);
       CHECK(result.stderr_text.find("--no-such-flag") != std::string::npos);
     }

@@ -1,18 +1,43 @@
-// drain-wait: not built yet. It refuses to run rather than pretend to succeed.
+// drain-wait: the drain protocol, client side (contract §4).
 
 #include "lameduck/cli.hpp"
-#include "lameduck/exit_code.hpp"
+#include "lameduck/drain_wait.hpp"
 
-#include <iostream>
+#include <map>
 
 int main(int argc, char* argv[]) {
-  const auto app = lameduck::cli::make_app("drain-wait", "Not implemented yet.");
-  lameduck::cli::LoggingOptions logging;
-  lameduck::cli::add_logging_options(*app, logging);
-  lameduck::cli::bind_environment(*app);
-  if (const auto exit_now = lameduck::cli::parse(*app, argc, argv)) {
+  using namespace lameduck;
+  const auto started = Clock::now();
+  DrainWaitOptions options;
+
+  const auto app = cli::make_app("drain-wait", "Ask the agent to drain, then wait until it reports its state flushed.");
+  cli::LoggingOptions logging;
+  cli::add_logging_options(*app, logging);
+  cli::add_url(*app, "--drain-url", options.drain_url, "The agent's drain endpoint (POST)")->required();
+  cli::add_url(*app, "--status-url", options.status_url, "The agent's drain status (GET); default: the drain URL");
+  cli::add_duration(*app, "--timeout", options.timeout, "Everything is over within this");
+  cli::add_duration(*app, "--poll-interval", options.poll_interval,
+                    "How often to ask an agent that ignores the waitMs long-poll");
+  app->add_option("--termination-id", options.termination_id,
+                  "Sent as Idempotency-Key; default: POD_UID, else a random id kept in --state-dir")
+      ->type_name("ID");
+  app->add_option("--connections-port", options.connections_ports,
+                  "After the flush, wait until no ESTABLISHED connection has this local port (repeatable)")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535));
+  app->add_option("--if-missing", options.fail_if_missing, "When the agent has no drain endpoint: ok (exit 0) or fail")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"ok", false}, {"fail", true}}).description(""))
+      ->type_name("ok|fail")
+      ->default_str("ok");
+  app->add_option("--state-dir", options.state_dir, "Where a random termination id is kept between deliveries")
+      ->type_name("DIR")
+      ->default_str(k_default_state_dir);
+
+  cli::bind_environment(*app);
+  if (const auto exit_now = cli::parse(*app, argc, argv)) {
     return *exit_now;
   }
-  std::cerr << "drain-wait: error: not implemented yet\n";
-  return lameduck::exit_code::k_usage;
+  const Logger logger = cli::make_logger("drain-wait", logging);
+  return cli::run_guarded("drain-wait",
+                          [&] { return run_drain_wait(options, process_environment(), logger, started); });
 }

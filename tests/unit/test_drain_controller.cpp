@@ -1,0 +1,95 @@
+#include "lameduck/drain_controller.hpp"
+
+#include "lameduck/http_client.hpp"
+#include "support/http_test_server.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+
+using namespace std::chrono_literals;
+using lameduck::Deadline;
+using lameduck::DrainController;
+using lameduck::DrainState;
+using lameduck::DrainStatus;
+
+namespace {
+
+const lameduck::Logger k_quiet("agent", lameduck::LogFormat::json, lameduck::LogLevel::error, [](std::string_view) {});
+
+} // namespace
+
+TEST_CASE("DrainController") {
+  std::atomic<int> flushes{0};
+  std::atomic<bool> flush_fails{false};
+  DrainController controller(
+      [&](const std::string&) -> lameduck::Expected<lameduck::Done> {
+        ++flushes;
+        if (flush_fails) {
+          return lameduck::unexpected(std::string("disk full"));
+        }
+        return lameduck::Done{};
+      },
+      k_quiet);
+
+  SUBCASE("flushes once the last work ends, and refuses new work meanwhile") {
+    auto work = controller.begin_work();
+    REQUIRE(work);
+    CHECK(controller.status() == DrainStatus{DrainState::accepting, 1});
+    CHECK(controller.start_drain("uid-1") == DrainStatus{DrainState::draining, 1});
+    CHECK_FALSE(controller.begin_work());
+    CHECK(controller.wait_for_change(controller.status(), 50ms).state == DrainState::draining);
+    CHECK(flushes == 0);
+    work.reset();
+    const auto after = controller.wait_for_change({DrainState::draining, 1}, 5s);
+    const auto flushed = controller.wait_for_change({DrainState::draining, 0}, 5s);
+    CHECK((after.state == DrainState::flushed || flushed.state == DrainState::flushed));
+    CHECK(flushes == 1);
+  }
+  SUBCASE("a repeated drain, with the same id or another, flushes once") {
+    controller.start_drain("uid-1");
+    controller.start_drain("uid-1");
+    controller.start_drain("uid-2");
+    CHECK(controller.wait_for_change({DrainState::draining, 0}, 5s).state == DrainState::flushed);
+    controller.start_drain("uid-1");
+    CHECK(flushes == 1);
+    CHECK(controller.termination_id() == "uid-1");
+  }
+  SUBCASE("reports flushed only after a flush succeeded") {
+    flush_fails = true;
+    controller.start_drain("uid-1");
+    while (flushes < 2) {
+      controller.wait_for_change(controller.status(), 10ms);
+    }
+    CHECK(controller.status().state == DrainState::draining);
+    flush_fails = false;
+    CHECK(controller.wait_for_change({DrainState::draining, 0}, 5s).state == DrainState::flushed);
+  }
+  SUBCASE("over HTTP: POST needs an id, GET long-polls until the state changes") {
+    const lameduck::test::HttpTestServer agent([&controller](httplib::Server& s) { controller.serve_on(s); });
+    lameduck::HttpClient client(lameduck::parse_url(agent.url()).value());
+    const auto post = [&](lameduck::HttpHeaders headers) {
+      return client
+          .send({.method = "POST", .target = "/drain", .headers = std::move(headers), .body = "{}",
+                 .content_type = "application/json"},
+                Deadline::after(5s))
+          .value();
+    };
+    CHECK(post({}).status == 400);
+    auto work = controller.begin_work();
+    CHECK(post({{"Idempotency-Key", "uid-1"}}).status == 202);
+
+    std::thread finisher([&work] {
+      std::this_thread::sleep_for(100ms);
+      work.reset();
+    });
+    const auto started = lameduck::Clock::now();
+    const auto answer =
+        client.send({.method = "GET", .target = "/drain?waitMs=5000", .headers = {}, .body = {}, .content_type = {}},
+                    Deadline::after(10s));
+    finisher.join();
+    REQUIRE(answer);
+    CHECK(lameduck::Clock::now() - started < 4s);
+    CHECK(answer->body.find(R"("inflight":0)") != std::string::npos);
+  }
+}
