@@ -41,8 +41,8 @@ class DrainSession {
 public:
   DrainSession(const DrainClientOptions& options, const Deadline& deadline, const Logger& logger)
       : m_options(options), m_deadline(deadline), m_logger(logger), m_problems(logger),
-        m_client(options.drain_url, client_options()),
-        m_status_client(options.status_url.value_or(options.drain_url), client_options()) {}
+        m_client(std::in_place, options.drain_url, client_options()),
+        m_status_client(std::in_place, options.status_url.value_or(options.drain_url), client_options()) {}
 
   DrainResult run() {
     if (auto ended = request_drain()) {
@@ -100,7 +100,7 @@ private:
     m_backoff = k_first_backoff;
     std::optional<Clock::time_point> first_refusal;
     for (;;) {
-      const auto answer = m_client.send(drain_request(), m_deadline);
+      const auto answer = m_client->send(drain_request(), m_deadline);
       if (!answer) {
         const auto& error = answer.error();
         if (error.kind == HttpErrorKind::refused) {
@@ -164,7 +164,7 @@ private:
       const auto asked_at = Clock::now();
       HttpRequest request;
       request.target = status_target(wait);
-      const auto answer = m_status_client.send(request, m_deadline.within(wait + k_long_poll_slack));
+      const auto answer = m_status_client->send(request, m_deadline.within(wait + k_long_poll_slack));
       if (m_deadline.expired()) {
         return out_of_time("the agent reported \"flushed\"" +
                            (last ? std::string(" (last state: ") + std::string(drain_state_name(last->state)) + ", " +
@@ -215,6 +215,9 @@ private:
     if (m_options.connections_ports.empty()) {
       return std::nullopt;
     }
+    // Our own kept-alive connections to the agent would count too.
+    m_client.reset();
+    m_status_client.reset();
     for (;;) {
       const auto count = count_established_connections(m_options.connections_ports);
       if (!count) {
@@ -236,8 +239,8 @@ private:
   const Deadline m_deadline;
   const Logger& m_logger;
   ProblemLog m_problems;
-  HttpClient m_client;
-  HttpClient m_status_client;
+  std::optional<HttpClient> m_client;
+  std::optional<HttpClient> m_status_client;
   Clock::time_point m_started = Clock::now();
   Duration m_backoff = k_first_backoff;
   std::optional<DrainStatus> m_last; // the agent's last status we could read

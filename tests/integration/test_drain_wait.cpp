@@ -1,0 +1,184 @@
+// The real drain-wait binary against the real demo agent and against agents that misbehave.
+
+#include "lameduck/http_client.hpp"
+#include "support/http_test_server.hpp"
+#include "support/process.hpp"
+#include "support/sockets.hpp"
+#include "support/temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <set>
+#include <sstream>
+
+using namespace std::chrono_literals;
+using lameduck::Clock;
+using lameduck::Deadline;
+using lameduck::test::Process;
+using lameduck::test::run_process;
+using lameduck::test::TempDir;
+using lameduck::test::tool_path;
+
+namespace {
+
+class AgentProcess {
+public:
+  explicit AgentProcess(const std::string& state_file, std::vector<std::string> flags = {})
+      : m_process(argv(state_file, std::move(flags))) {
+    const auto listening = m_process.wait_for_event("agent.listening", Deadline::after(10s));
+    REQUIRE(listening);
+    m_port = listening->at("port").get<int>();
+  }
+  Process& process() { return m_process; }
+  int port() const { return m_port; }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(m_port) + path; }
+
+  int submit(const std::string& id) const {
+    lameduck::HttpClient client(lameduck::parse_url(url("/")).value());
+    const auto answer = client.send({.method = "POST", .target = "/tasks", .headers = {},
+                                     .body = R"({"id":")" + id + R"("})", .content_type = "application/json"},
+                                    Deadline::after(5s));
+    return answer ? answer->status : 0;
+  }
+  nlohmann::json tasks() const {
+    lameduck::HttpClient client(lameduck::parse_url(url("/")).value());
+    lameduck::HttpRequest request;
+    request.target = "/tasks";
+    const auto answer = client.send(request, Deadline::after(5s));
+    return nlohmann::json::parse(answer.value().body).at("tasks");
+  }
+
+private:
+  static std::vector<std::string> argv(const std::string& state_file, std::vector<std::string> flags) {
+    std::vector<std::string> all{tool_path("demo-agent"), "--state-file", state_file, "--task-time", "30s"};
+    all.insert(all.end(), flags.begin(), flags.end());
+    return all;
+  }
+  Process m_process;
+  int m_port = 0;
+};
+
+std::vector<std::string> drain_wait(const std::string& drain_url, std::vector<std::string> flags = {}) {
+  std::vector<std::string> argv{tool_path("drain-wait"), "--drain-url", drain_url, "--termination-id", "uid-1"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return argv;
+}
+
+// The "ms" drain-wait logged with its final event, measured from its own start.
+long long logged_ms(const std::string& stderr_text, const std::string& event) {
+  std::istringstream lines(stderr_text);
+  for (std::string line; std::getline(lines, line);) {
+    const auto json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_object() && json.value("event", "") == event) {
+      return json.value("ms", -1LL);
+    }
+  }
+  return -1;
+}
+
+} // namespace
+
+TEST_CASE("drain-wait and the demo agent") {
+  const TempDir dir;
+  const std::string state_file = dir.file("agent.json");
+
+  SUBCASE("drain, kill, restart: every accepted task is completed or in the flushed state") {
+    std::set<std::string> accepted;
+    {
+      AgentProcess agent(state_file);
+      for (int i = 0; i < 20; ++i) {
+        const std::string id = "task-" + std::to_string(i);
+        if (agent.submit(id) == 202) {
+          accepted.insert(id);
+        }
+      }
+      CHECK(accepted.size() == 20);
+      const auto drained = run_process(drain_wait(agent.url("/drain")));
+      CHECK(drained.exit_code == 0);
+      CHECK(agent.submit("too-late") == 503);
+      agent.process().send_signal(SIGKILL);
+      agent.process().wait_exit(Deadline::after(5s));
+    }
+    AgentProcess restarted(state_file);
+    CHECK(restarted.process().wait_for_event("state.loaded", Deadline::after(5s)));
+    const auto tasks = restarted.tasks();
+    for (const auto& id : accepted) {
+      CAPTURE(id);
+      CHECK(tasks.contains(id));
+    }
+  }
+  SUBCASE("a repeated drain with the same key flushes once") {
+    AgentProcess agent(state_file);
+    agent.submit("a");
+    CHECK(run_process(drain_wait(agent.url("/drain"))).exit_code == 0);
+    CHECK(run_process(drain_wait(agent.url("/drain"))).exit_code == 0);
+    int flushes = 0;
+    for (const auto& line : agent.process().stderr_lines()) {
+      flushes += line.find(R"("event":"drain.flushed")") != std::string::npos ? 1 : 0;
+    }
+    CHECK(flushes == 1);
+  }
+  SUBCASE("an agent that never flushes: exit 1 before --timeout, within 50 ms of it") {
+    AgentProcess agent(state_file, {"--flush-time", "1h"});
+    const auto result = run_process(drain_wait(agent.url("/drain"), {"--timeout", "600ms"}));
+    CHECK(result.exit_code == 1);
+    const auto ms = logged_ms(result.stderr_text, "drain.gave_up");
+    CHECK(ms < 600);
+    CHECK(ms >= 550);
+  }
+  SUBCASE("--connections-port waits for the agent's last connection to close") {
+    AgentProcess agent(state_file);
+    auto held = std::make_unique<lameduck::test::TcpConnection>("127.0.0.1", agent.port());
+    Process waiting(drain_wait(agent.url("/drain"), {"--connections-port", std::to_string(agent.port())}));
+    CHECK(waiting.wait_for_event("drain.connections_open", Deadline::after(5s)));
+    held.reset();
+    CHECK(waiting.wait_exit(Deadline::after(5s)) == 0);
+    CHECK(waiting.wait_for_event("drain.connections_closed", Deadline::after(1s)));
+  }
+}
+
+TEST_CASE("drain-wait against agents that do not drain") {
+  SUBCASE("no drain endpoint: 0 with a warning, 1 with --if-missing fail") {
+    const lameduck::test::HttpTestServer agent([](httplib::Server&) {});
+    const auto lenient = run_process(drain_wait(agent.url("/drain")));
+    CHECK(lenient.exit_code == 0);
+    CHECK(lenient.stderr_text.find("drain.missing") != std::string::npos);
+    CHECK(run_process(drain_wait(agent.url("/drain"), {"--if-missing", "fail"})).exit_code == 1);
+  }
+  SUBCASE("the agent is down: exit 1 within --timeout when it is shorter than the retry window") {
+    const auto url = "http://127.0.0.1:" + std::to_string(lameduck::test::closed_port()) + "/drain";
+    const auto started = Clock::now();
+    CHECK(run_process(drain_wait(url, {"--timeout", "500ms"})).exit_code == 1);
+    CHECK(Clock::now() - started < 1s);
+  }
+  SUBCASE("garbage answers: logged, survived, exit 1 at the deadline") {
+    const lameduck::test::HttpTestServer agent([](httplib::Server& s) {
+      s.Post("/drain", [](const auto&, auto& response) { response.status = 202; });
+      s.Get("/drain", [](const auto&, auto& response) { response.set_content("\x01\xff{{{", "text/html"); });
+    });
+    const auto result = run_process(drain_wait(agent.url("/drain"), {"--timeout", "500ms"}));
+    CHECK(result.exit_code == 1);
+    CHECK(result.stderr_text.find("drain.status_invalid") != std::string::npos);
+  }
+}
+
+TEST_CASE("drain-wait refuses bad input with exit 2, naming the flag") {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{}, "--drain-url"},
+      {{"--drain-url", "localhost:80/drain"}, "--drain-url"},
+      {{"--drain-url", "http://127.0.0.1/d", "--status-url", "nope"}, "--status-url"},
+      {{"--drain-url", "http://127.0.0.1/d", "--timeout", "forever"}, "--timeout"},
+      {{"--drain-url", "http://127.0.0.1/d", "--poll-interval", "-5ms"}, "--poll-interval"},
+      {{"--drain-url", "http://127.0.0.1/d", "--connections-port", "70000"}, "--connections-port"},
+      {{"--drain-url", "http://127.0.0.1/d", "--if-missing", "maybe"}, "--if-missing"},
+  };
+  for (const auto& [arguments, named] : cases) {
+    std::vector<std::string> argv{tool_path("drain-wait")};
+    argv.insert(argv.end(), arguments.begin(), arguments.end());
+    CAPTURE(named);
+    const auto result = run_process(argv);
+    CHECK(result.exit_code == 2);
+    CHECK(result.stderr_text.find(named) != std::string::npos);
+  }
+}
