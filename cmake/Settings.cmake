@@ -15,6 +15,13 @@ if(LAMEDUCK_SANITIZE)
   endif()
 endif()
 
+# Coverage for libFuzzer on everything, with the sanitizers that turn bugs into crashes.
+if(LAMEDUCK_FUZZ)
+  target_compile_options(lameduck_settings INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                                                     -fno-omit-frame-pointer)
+  target_link_options(lameduck_settings INTERFACE -fsanitize=address,undefined)
+endif()
+
 add_library(lameduck_warnings INTERFACE)
 target_compile_options(lameduck_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
                                                    -Wno-sign-conversion -Wno-missing-field-initializers -Wnon-virtual-dtor

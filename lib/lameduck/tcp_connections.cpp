@@ -22,9 +22,15 @@ std::string_view next_field(std::string_view& line) {
   return field;
 }
 
+// Unsigned: from_chars would take "-1" for a signed type.
 bool parse_hex(std::string_view text, int& value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
-  return error == std::errc{} && end == text.data() + text.size();
+  unsigned parsed = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed, 16);
+  if (error != std::errc{} || end != text.data() + text.size() || parsed > 0xffff) {
+    return false;
+  }
+  value = static_cast<int>(parsed);
+  return true;
 }
 
 } // namespace
@@ -46,7 +52,7 @@ std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view table) {
     const auto colon = local.rfind(':');
     TcpSocketEntry entry;
     if (colon == std::string_view::npos || !parse_hex(local.substr(colon + 1), entry.local_port) ||
-        !parse_hex(state, entry.state) || entry.local_port > 0xffff) {
+        !parse_hex(state, entry.state)) {
       continue;
     }
     entries.push_back(entry);

@@ -57,3 +57,8 @@ TEST_CASE("count_established_connections") {
   }
   ::close(listener);
 }
+
+TEST_CASE("parse_proc_net_tcp refuses signed fields (found by fuzzing)") {
+  CHECK(parse_proc_net_tcp("   0: 0100007F:-1 00000000:0000 0A\n").empty());
+  CHECK(parse_proc_net_tcp("   0: 0100007F:0050 00000000:0000 -1\n").empty());
+}
