@@ -69,21 +69,26 @@ std::unique_ptr<CLI::App> make_app(const std::string& tool, const std::string& p
   return app;
 }
 
+CLI::Validator duration_validator() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        const auto parsed = parse_duration(text);
+        if (!parsed) {
+          return parsed.error().message;
+        }
+        if (parsed->count() < 0) {
+          return "a duration must not be negative, got \"" + text + "\"";
+        }
+        return {};
+      },
+      "", "duration");
+}
+
 CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration& target, const std::string& help) {
-  const auto validate = [](const std::string& text) -> std::string {
-    const auto parsed = parse_duration(text);
-    if (!parsed) {
-      return parsed.error().message;
-    }
-    if (parsed->count() < 0) {
-      return "a duration must not be negative, got \"" + text + "\"";
-    }
-    return {};
-  };
   return app
       .add_option_function<std::string>(
           name, [&target](const std::string& text) { target = parse_duration(text).value(); }, help)
-      ->check(CLI::Validator(validate, "", "duration"))
+      ->check(duration_validator())
       ->type_name("DURATION")
       ->default_str(format_duration(target));
 }

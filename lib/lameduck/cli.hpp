@@ -24,6 +24,10 @@ struct LoggingOptions {
 
 std::unique_ptr<CLI::App> make_app(const std::string& tool, const std::string& purpose);
 
+// Checks a Go duration ("250ms", "1m30s", bare integer = seconds), refusing negative ones; for
+// duration flags whose target is not a plain Duration (optional ones, say).
+CLI::Validator duration_validator();
+
 // A Go duration flag ("250ms", "1m30s", bare integer = seconds); negative values are refused.
 CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration& target, const std::string& help);
 

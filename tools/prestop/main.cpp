@@ -1,18 +1,71 @@
-// prestop: not built yet. It refuses to run rather than pretend to succeed.
+// prestop: the whole preStop sequence under one deadline (contract §5).
 
 #include "lameduck/cli.hpp"
-#include "lameduck/exit_code.hpp"
+#include "lameduck/prestop.hpp"
 
-#include <iostream>
+#include <map>
 
 int main(int argc, char* argv[]) {
-  const auto app = lameduck::cli::make_app("prestop", "Not implemented yet.");
-  lameduck::cli::LoggingOptions logging;
-  lameduck::cli::add_logging_options(*app, logging);
-  lameduck::cli::bind_environment(*app);
-  if (const auto exit_now = lameduck::cli::parse(*app, argc, argv)) {
+  using namespace lameduck;
+  const TerminationClocks started{.steady = Clock::now(), .wall = WallClock::now()};
+  PrestopOptions options;
+
+  const auto app = cli::make_app("prestop", "The preStop hook: readiness off, endpoints gone, agent drained, "
+                                            "all before the grace period ends.");
+  cli::LoggingOptions logging;
+  cli::add_logging_options(*app, logging);
+  cli::add_duration(*app, "--grace-period", options.grace_period,
+                    "The pod's terminationGracePeriodSeconds (the kubelet counts it from deletion)");
+  cli::add_duration(*app, "--margin", options.margin, "Kept free before the grace period ends, for SIGTERM handling");
+  cli::add_url(*app, "--readyz-url", options.readyz_url, "readyz-toggle's URL; empty skips phase 1");
+  app->add_option("--service", options.services, "A Service whose EndpointSlices to watch (repeatable); "
+                                                 "none: every slice listing this pod")
+      ->type_name("NAME");
+  auto* endpoints_timeout = app->add_option_function<std::string>(
+      "--endpoints-timeout", [&options](const std::string& text) { options.endpoints_timeout = parse_duration(text).value(); },
+      "Longest watch of the EndpointSlices [default: half the budget]");
+  endpoints_timeout->check(cli::duration_validator())->type_name("DURATION");
+  cli::add_duration(*app, "--min-delay", options.min_delay,
+                    "Wait after the endpoint is not ready, for kube-proxy and load balancers");
+  cli::add_duration(*app, "--fallback-delay", options.fallback_delay,
+                    "Wait instead of the watch when the API cannot be used");
+  cli::add_url(*app, "--drain-url", options.drain_url, "The agent's drain endpoint; empty skips phase 3");
+  cli::add_url(*app, "--status-url", options.status_url, "The agent's drain status; default: the drain URL");
+  cli::add_duration(*app, "--poll-interval", options.poll_interval,
+                    "How often to ask an agent that ignores the waitMs long-poll");
+  app->add_option("--connections-port", options.connections_ports,
+                  "After the flush, wait until no ESTABLISHED connection has this local port (repeatable)")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535));
+  app->add_option("--if-missing", options.fail_if_drain_missing,
+                  "When the agent has no drain endpoint: ok or fail")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"ok", false}, {"fail", true}}).description(""))
+      ->type_name("ok|fail")
+      ->default_str("ok");
+  app->add_option("--termination-id", options.termination_id, "Sent to the agent; default: POD_UID, else a random id")
+      ->type_name("ID");
+  app->add_option("--termination-log", options.termination_log, "Where the summary goes for kubectl describe")
+      ->type_name("PATH")
+      ->default_str(options.termination_log);
+  app->add_flag("--event", options.event, "Also post a Kubernetes Event on the pod");
+  app->add_option("--state-dir", options.state_dir, "Lock and result of this termination, shared by deliveries")
+      ->type_name("DIR")
+      ->default_str(options.state_dir);
+  app->add_flag("--plan", options.plan, "Print the deadline and each phase's budget, and exit");
+  app->add_option("--pod-name", options.pod.name, "Overrides POD_NAME")->type_name("NAME");
+  app->add_option("--pod-namespace", options.pod.namespace_name, "Overrides POD_NAMESPACE")->type_name("NAMESPACE");
+  app->add_option("--pod-uid", options.pod.uid, "Overrides POD_UID")->type_name("UID");
+  app->add_option("--pod-ip", options.pod.ip, "Overrides POD_IP")->type_name("IP");
+  cli::add_url(*app, "--kube-api", options.kube_api, "The API server; default: in-cluster");
+  app->add_option("--kube-token-file", options.kube_token_file, "Bearer token file; default: the service account's")
+      ->type_name("PATH");
+  app->add_option("--kube-ca-file", options.kube_ca_file, "CA bundle for the API server; default: the service account's")
+      ->type_name("PATH");
+
+  cli::bind_environment(*app);
+  if (const auto exit_now = cli::parse(*app, argc, argv)) {
     return *exit_now;
   }
-  std::cerr << "prestop: error: not implemented yet\n";
-  return lameduck::exit_code::k_usage;
+  const Logger logger = cli::make_logger("prestop", logging);
+  return cli::run_guarded("prestop", [&] { return run_prestop(options, process_environment(), logger, started); });
 }
