@@ -1,0 +1,54 @@
+#include "support/test_tls.hpp"
+
+#include "support/process.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <stdexcept>
+
+namespace lameduck::test {
+
+namespace {
+
+void openssl(std::vector<std::string> arguments, const std::string& dir) {
+  arguments.insert(arguments.begin(), "/usr/bin/openssl");
+  const auto result = run_process(arguments, {.environment = {}, .working_directory = dir, .stdin_text = {}});
+  if (result.exit_code != 0) {
+    throw std::runtime_error("openssl failed: " + result.stderr_text);
+  }
+}
+
+TestCertificates make_certificates() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "lameduck-tls-XXXXXX").string();
+  const std::string dir = ::mkdtemp(pattern.data());
+  std::ofstream(dir + "/san.ext") << "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n"
+                                     "extendedKeyUsage=serverAuth\n";
+  openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+           "-subj", "/CN=lameduck test CA", "-keyout", "ca.key", "-out", "ca.crt"},
+          dir);
+  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=kube-apiserver",
+           "-keyout", "server.key", "-out", "server.csr"},
+          dir);
+  openssl({"x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+           "-extfile", "san.ext", "-out", "server.crt"},
+          dir);
+  return {dir + "/ca.crt", dir + "/server.crt", dir + "/server.key"};
+}
+
+} // namespace
+
+const TestCertificates& test_certificates() {
+  static const TestCertificates certificates = make_certificates();
+  static const struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{std::filesystem::path(certificates.ca_file).parent_path().string()};
+  return certificates;
+}
+
+} // namespace lameduck::test
