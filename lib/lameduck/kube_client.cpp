@@ -149,6 +149,7 @@ Expected<HttpResponse, KubeError> KubeClient::send(HttpRequest request, const Ku
       retryable = {KubeErrorKind::unreachable, 0, what + ": " + error.message};
     } else {
       const int status = answer->status;
+      m_bytes_read += static_cast<long long>(answer->body.size());
       if (status >= 200 && status < 300) {
         return *answer;
       }
@@ -276,6 +277,7 @@ Expected<Done, KubeError> KubeClient::watch(const std::string& path, const std::
   std::optional<KubeError> stream_error;
   bool stopped = false;
   const HttpClient::BodyReceiver receiver = [&](std::string_view piece) {
+    m_bytes_read += static_cast<long long>(piece.size());
     pending.append(piece);
     std::size_t start = 0;
     for (std::size_t end; (end = pending.find('\n', start)) != std::string::npos; start = end + 1) {

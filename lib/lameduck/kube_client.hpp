@@ -86,8 +86,9 @@ public:
                                   const std::string& resource_version, Duration timeout, const KubeAccess& access,
                                   const Deadline& deadline, const WatchHandler& handler);
 
-  // Requests sent so far, retries included.
+  // Requests sent so far, retries included, and the bytes of their answers' bodies.
   int requests() const { return m_requests.load(); }
+  long long bytes_read() const { return m_bytes_read.load(); }
 
 private:
   Expected<HttpResponse, KubeError> send(HttpRequest request, const KubeAccess& access, const Deadline& deadline,
@@ -99,6 +100,7 @@ private:
   TokenSource m_token;
   std::unique_ptr<HttpClient> m_http;
   std::atomic<int> m_requests{0};
+  std::atomic<long long> m_bytes_read{0};
 };
 
 // "a=b" or "a in (x,y)" for kubernetes.io/service-name, for the services given.

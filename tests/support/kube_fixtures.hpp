@@ -12,7 +12,7 @@ namespace lameduck::test {
 
 inline constexpr const char* k_namespace = "payments";
 inline constexpr const char* k_pod_name = "ledger-agent-5c9b7d8f6-qwz4t";
-inline constexpr const char* k_pod_uid = "e2b8c1f4-5d6a-4b7c-8e9f-0a1b2c3d4e5f";
+inline constexpr const char* k_pod_uid = "e2b8c1f4-7a3d-4d6b-9c0e-5f1a2b3c4d5e";
 inline constexpr const char* k_pod_ipv4 = "10.0.3.52";
 inline constexpr const char* k_pod_ipv6 = "fd00:10:0:3::52";
 
