@@ -4,10 +4,6 @@
 //
 //   drain-latency [RUNS] [POLL_INTERVAL_MS]      (./dev bench)
 
-// The test support code reports through doctest: bring its implementation, not its main().
-#define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
-
 #include "lameduck/drain_controller.hpp"
 #include "support/http_test_server.hpp"
 #include "support/process.hpp"

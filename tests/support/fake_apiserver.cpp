@@ -157,6 +157,7 @@ struct FakeApiServer::State {
   std::map<std::string, int> requests;
   Duration bookmark_interval{0};
   std::vector<std::thread> controllers;
+  std::function<void(const std::string&)> watch_hook;
 
   httplib::SSLServer server;
   std::thread serving;
@@ -498,6 +499,14 @@ struct FakeApiServer::State {
       return;
     }
     const auto fault = take_fault(verb);
+    std::function<void(const std::string&)> hook;
+    {
+      const std::lock_guard lock(mutex);
+      hook = watching ? watch_hook : nullptr;
+    }
+    if (hook) {
+      hook(namespace_name);
+    }
     if (watching) {
       serve_watch(request, response, resource, namespace_name, fault);
     } else {
@@ -730,7 +739,20 @@ void FakeApiServer::set_pod_endpoints(const std::string& pod_uid, bool ready, bo
 }
 
 void FakeApiServer::delete_pod(const std::string& namespace_name, const std::string& name, int grace_seconds,
-                               Duration controller_delay) {
+                               Duration controller_delay, Duration after) {
+  if (after > Duration::zero()) {
+    const std::lock_guard lock(m_state->mutex);
+    m_state->controllers.emplace_back([this, namespace_name, name, grace_seconds, controller_delay, after] {
+      {
+        std::unique_lock wait(m_state->mutex);
+        if (m_state->changed.wait_for(wait, after, [this] { return m_state->stopping; })) {
+          return;
+        }
+      }
+      delete_pod(namespace_name, name, grace_seconds, controller_delay);
+    });
+    return;
+  }
   nlohmann::json pod = object("pods", namespace_name, name);
   const std::string uid = pod["metadata"].value("uid", "");
   // Whole seconds, as the apiserver writes metadata timestamps.
@@ -748,6 +770,10 @@ void FakeApiServer::delete_pod(const std::string& namespace_name, const std::str
       }
     }
   }
+  if (controller_delay == Duration::zero()) {
+    set_pod_endpoints(uid, false, was_ready, true);
+    return;
+  }
   const std::lock_guard lock(m_state->mutex);
   m_state->controllers.emplace_back([this, uid, was_ready, controller_delay] {
     {
@@ -758,6 +784,11 @@ void FakeApiServer::delete_pod(const std::string& namespace_name, const std::str
     }
     set_pod_endpoints(uid, false, was_ready, true);
   });
+}
+
+void FakeApiServer::on_watch(std::function<void(const std::string& namespace_name)> hook) {
+  const std::lock_guard lock(m_state->mutex);
+  m_state->watch_hook = std::move(hook);
 }
 
 void FakeApiServer::inject(const std::string& verb, ApiFault fault, int times, int retry_after_seconds) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -61,8 +62,11 @@ public:
   // The EndpointSlice controller's reaction to the deletion of a pod (podToEndpoint): after
   // `controller_delay`, each of its endpoints turns ready:false, serving:<was ready>,
   // terminating:true. The pod gets its deletionTimestamp at once.
+  // With `after`, all of it happens that long from now.
   void delete_pod(const std::string& namespace_name, const std::string& name, int grace_seconds,
-                  Duration controller_delay);
+                  Duration controller_delay, Duration after = Duration::zero());
+  // Called with the namespace of every WATCH request, as it arrives.
+  void on_watch(std::function<void(const std::string& namespace_name)> hook);
   // Sets the conditions of the pod's endpoints in every slice that lists it.
   void set_pod_endpoints(const std::string& pod_uid, bool ready, bool serving, bool terminating);
 

@@ -44,6 +44,7 @@ public:
   std::optional<std::string> wait_for_stderr(const std::function<bool(const std::string&)>& matches,
                                              const Deadline& deadline);
   std::optional<std::string> wait_for_stderr_containing(std::string_view needle, const Deadline& deadline);
+  std::optional<std::string> wait_for_stdout_containing(std::string_view needle, const Deadline& deadline);
   // The first JSON log line whose "event" is `event`.
   std::optional<nlohmann::json> wait_for_event(std::string_view event, const Deadline& deadline);
 
@@ -55,11 +56,14 @@ public:
   void send_signal(int signal_number) const;
   // The exit code, or 128 + the signal that ended it; nothing when still running at the deadline.
   std::optional<int> wait_exit(const Deadline& deadline);
-  // Runs to the end; fails the test (and kills the child) when it is not over within `limit`.
+  // Runs to the end; a child not over within `limit` is killed, and the result is -1.
   int finish(Duration limit = std::chrono::seconds{20});
 
 private:
   void collect(int fd, std::vector<std::string>& lines);
+  std::optional<std::string> wait_for_line(const std::vector<std::string>& lines, int stream,
+                                           const std::function<bool(const std::string&)>& matches,
+                                           const Deadline& deadline);
 
   pid_t m_pid = -1;
   std::optional<int> m_exit;
