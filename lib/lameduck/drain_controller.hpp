@@ -48,7 +48,8 @@ public:
   DrainController(const DrainController&) = delete;
   DrainController& operator=(const DrainController&) = delete;
 
-  // POST path starts the drain, GET path answers the status (with ?waitMs=N).
+  // POST path starts the drain, GET path answers the status (with ?waitMs=N). Give the server
+  // set_tcp_nodelay(true), or a status answer can wait ~40 ms for a delayed ACK.
   void serve_on(httplib::Server& server, const std::string& path = "/drain");
 
   // A guard for new work, or nothing once draining: the caller then answers 503 with

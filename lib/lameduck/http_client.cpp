@@ -96,6 +96,8 @@ HttpClient::HttpClient(Url origin, HttpClientOptions options)
   auto& client = m_impl->client;
   client.set_keep_alive(m_options.keep_alive);
   client.set_follow_location(false);
+  // Requests are small and latency is the point: no Nagle delay waiting for an ACK.
+  client.set_tcp_nodelay(true);
   if (m_origin.scheme == "https") {
     client.enable_server_certificate_verification(true);
     if (!m_options.ca_file.empty()) {

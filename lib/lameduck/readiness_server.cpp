@@ -175,6 +175,8 @@ struct ReadinessServer::Impl {
     // cpp-httplib polls the listening socket every 10 ms by default; block in accept() instead
     // (stop() still wakes it by shutting the socket down).
     server.set_idle_interval(0, 0);
+    // A probe's answer goes out at once, not after a delayed ACK of the headers.
+    server.set_tcp_nodelay(true);
 
     server.Get("/readyz", [this](const auto& request, auto& response) { answer_readyz(request, response); });
     server.Get("/livez", [](const auto&, auto& response) { response.set_content("ok\n", "text/plain; charset=utf-8"); });

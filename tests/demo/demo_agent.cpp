@@ -195,6 +195,7 @@ int main(int argc, char* argv[]) {
   DemoAgent agent(state_file, task_time, flush_time, logger);
   agent.load();
   httplib::Server server;
+  server.set_tcp_nodelay(true); // the drain status must not wait for a delayed ACK
   agent.route(server);
   // The tasks checkpoint the moment a drain is accepted.
   server.set_post_routing_handler([&agent](const auto& request, auto&) {

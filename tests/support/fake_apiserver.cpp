@@ -636,6 +636,8 @@ FakeApiServer::FakeApiServer() : m_state(std::make_unique<State>()) {
 
   state.server.new_task_queue = [] { return new httplib::ThreadPool(32); };
   state.server.set_idle_interval(0, 0);
+  // As Go's net/http does: watch events are small writes that must not wait for an ACK.
+  state.server.set_tcp_nodelay(true);
   state.port = state.server.bind_to_any_port("127.0.0.1");
   state.route();
   state.serving = std::thread([&state] { state.server.listen_after_bind(); });

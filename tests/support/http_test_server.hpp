@@ -19,6 +19,9 @@ class HttpTestServer {
 public:
   explicit HttpTestServer(const std::function<void(httplib::Server&)>& routes) {
     routes(m_server);
+    // As Go's net/http, nginx and Node.js do by default: small answers are not held back
+    // waiting for the ACK of a previous write.
+    m_server.set_tcp_nodelay(true);
     m_port = m_server.bind_to_any_port("127.0.0.1");
     // bind_to_any_port also listens: connections queue until the accept loop runs.
     m_thread = std::thread([this] { m_server.listen_after_bind(); });

@@ -1,4 +1,5 @@
 #include "lameduck/kube_client.hpp"
+#include "lameduck/kube_pod.hpp"
 
 #include "support/fake_apiserver.hpp"
 #include "support/kube_fixtures.hpp"
@@ -147,4 +148,25 @@ TEST_CASE("KubeClient") {
       }
     }
   }
+}
+
+TEST_CASE("read_pod_deletion") {
+  FakeApiServer api;
+  KubeClient client = client_for(api);
+  api.put("pods", lameduck::test::pod_object());
+  const auto before = lameduck::read_pod_deletion(client, "payments", lameduck::test::k_pod_name, Deadline::after(5s));
+  REQUIRE(before);
+  CHECK_FALSE(before->deletion_timestamp);
+
+  const auto deleted_at = lameduck::WallClock::now();
+  api.delete_pod("payments", lameduck::test::k_pod_name, 5, 1h);
+  const auto after = lameduck::read_pod_deletion(client, "payments", lameduck::test::k_pod_name, Deadline::after(5s));
+  REQUIRE(after);
+  REQUIRE(after->deletion_timestamp);
+  CHECK(after->deletion_grace_period_seconds == 5);
+  // Whole seconds, so up to a second earlier than deleted_at + 5 s.
+  CHECK(*after->deletion_timestamp > deleted_at + 3s);
+  CHECK(*after->deletion_timestamp <= deleted_at + 5s);
+  CHECK(lameduck::read_pod_deletion(client, "payments", "gone", Deadline::after(5s)).error().kind ==
+        KubeErrorKind::not_found);
 }
