@@ -1,23 +1,248 @@
 #include "lameduck/prestop.hpp"
 
+#include "lameduck/delivery_guard.hpp"
+#include "lameduck/drain_client.hpp"
+#include "lameduck/endpoint_waiter.hpp"
 #include "lameduck/exit_code.hpp"
+#include "lameduck/kube_event.hpp"
+#include "lameduck/kube_pod.hpp"
 #include "lameduck/phase_plan.hpp"
+#include "lameduck/readiness_client.hpp"
+#include "lameduck/termination_id.hpp"
+#include "lameduck/termination_report.hpp"
 
 #include <iostream>
+#include <memory>
 
 namespace lameduck {
 
-int run_prestop(const PrestopOptions& options, const Environment&, const Logger& logger,
-                const TerminationClocks& started) {
-  const TerminationDeadline deadline = termination_deadline(started, options.grace_period, options.margin, std::nullopt);
-  if (options.plan) {
-    std::cout << describe_plan(plan_phases(deadline.budget, options), options, deadline.source);
-    return exit_code::k_ok;
+namespace {
+
+// The pod GET only refines the deadline; it must not eat the budget of a hook with a dead API.
+constexpr auto k_pod_read_budget = std::chrono::milliseconds{1000};
+// Kept back from the drain for the report: writing it, and the Event when asked for.
+constexpr auto k_report_reserve = std::chrono::milliseconds{50};
+constexpr auto k_event_reserve = std::chrono::milliseconds{500};
+
+class Phase {
+public:
+  explicit Phase(std::string name) : m_started(Clock::now()) { m_result.phase = std::move(name); }
+  PhaseResult end(PhaseOutcome outcome, std::string reason, LogFields details = LogFields::object()) {
+    m_result.outcome = outcome;
+    m_result.reason = std::move(reason);
+    m_result.details = std::move(details);
+    m_result.took = Clock::now() - m_started;
+    return m_result;
   }
-  // The sequence needs the EndpointSlice watch, which is not built yet; until it is, prestop
-  // refuses to run rather than pretend.
-  logger.error("prestop.unavailable", "only --plan is implemented in this version");
-  return exit_code::k_usage;
+  Clock::time_point started() const { return m_started; }
+
+private:
+  Clock::time_point m_started;
+  PhaseResult m_result;
+};
+
+class Prestop {
+public:
+  Prestop(const PrestopOptions& options, const Environment& environment, const Logger& logger,
+          const TerminationClocks& started)
+      : m_options(options), m_logger(logger), m_started(started),
+        m_pod(resolve_pod_identity(options.pod, environment)) {
+    auto config = resolve_kube_config({options.kube_api, options.kube_token_file, options.kube_ca_file}, environment);
+    if (config) {
+      m_kube = std::make_unique<KubeClient>(*config, logger);
+    } else {
+      m_no_api_reason = config.error().message;
+    }
+  }
+
+  int run() {
+    const TerminationDeadline deadline = fix_deadline();
+    const PhasePlan plan = plan_phases(deadline.budget, m_options);
+    if (m_options.plan) {
+      std::cout << describe_plan(plan, m_options, deadline.source);
+      return exit_code::k_ok;
+    }
+    const auto id = resolve_termination_id(m_options.termination_id, m_pod.uid, m_options.state_dir);
+    if (!id) {
+      m_logger.error("prestop.failed", "no termination id: " + id.error().message);
+      return exit_code::k_gave_up;
+    }
+    auto guard = DeliveryGuard::acquire(m_options.state_dir, *id, deadline.deadline);
+    if (!guard) {
+      m_logger.error("prestop.failed", guard.error().message, {{"state_dir", m_options.state_dir}});
+      return exit_code::k_gave_up;
+    }
+    if (guard->role() != DeliveryGuard::Role::first) {
+      return answer_repeated_delivery(*guard);
+    }
+    m_logger.info("prestop.started", "stopping this pod without losing work",
+                  {{"termination_id", *id}, {"budget_ms", to_ms(deadline.budget)}, {"deadline_from", deadline.source}});
+
+    TerminationReport report;
+    report.termination_id = *id;
+    report.pod = m_pod.namespace_name + "/" + m_pod.name;
+    report.deadline_source = deadline.source;
+    report.budget = deadline.budget;
+    const Deadline& end = deadline.deadline;
+    report.phases.push_back(readiness_phase(end.within(plan.readiness)));
+    report.phases.push_back(endpoints_phase(end.within(plan.endpoints), end));
+    const auto reserve = m_options.event && m_kube ? k_event_reserve : k_report_reserve;
+    report.phases.push_back(drain_phase(Deadline::at(end.when() - reserve), *id));
+    report.took = Clock::now() - m_started.steady;
+
+    write_report(report, {.termination_log = m_options.termination_log, .container_stdout = m_options.container_stdout}, m_logger);
+    if (m_options.event) {
+      post_event(report, end);
+    }
+    if (auto recorded = guard->record(report.to_json(true)); !recorded) {
+      m_logger.warn("prestop.unrecorded", recorded.error().message + "; a later delivery will drain again");
+    }
+    return report.complete() ? exit_code::k_ok : exit_code::k_gave_up;
+  }
+
+private:
+  // start + grace - margin, or earlier when the pod's deletionTimestamp says so.
+  TerminationDeadline fix_deadline() {
+    std::optional<WallClock::time_point> deletion;
+    if (m_kube && !m_pod.name.empty() && !m_pod.namespace_name.empty()) {
+      const Deadline by = Deadline::at(m_started.steady + std::min<Duration>(k_pod_read_budget, m_options.grace_period / 4));
+      if (const auto pod = read_pod_deletion(*m_kube, m_pod.namespace_name, m_pod.name, by)) {
+        deletion = pod->deletion_timestamp;
+      } else {
+        m_logger.warn("deadline.pod_unread", "cannot read the pod's deletionTimestamp; the grace period alone sets "
+                                             "the deadline",
+                      {{"reason", pod.error().message}});
+      }
+    }
+    return termination_deadline(m_started, m_options.grace_period, m_options.margin, deletion);
+  }
+
+  int answer_repeated_delivery(const DeliveryGuard& guard) {
+    const auto role = delivery_role_name(guard.role());
+    if (!guard.earlier_result()) {
+      m_logger.warn("prestop.repeated", "another delivery of this hook is still running at the deadline",
+                    {{"role", role}});
+      return exit_code::k_gave_up;
+    }
+    const auto& result = *guard.earlier_result();
+    m_logger.info("prestop.repeated", "this termination was already handled; its result stands",
+                  {{"role", role}, {"result", result}});
+    return result.value("outcome", "") == "drained" ? exit_code::k_ok : exit_code::k_gave_up;
+  }
+
+  PhaseResult readiness_phase(const Deadline& deadline) {
+    Phase phase("readiness");
+    if (m_options.readyz_url.empty()) {
+      return phase.end(PhaseOutcome::skipped, "no --readyz-url");
+    }
+    const auto url = parse_url(m_options.readyz_url);
+    const auto state = url ? request_readiness_switch(*url, SwitchRequest::disable, "disabled by prestop", deadline)
+                           : unexpected(url.error());
+    if (!state) {
+      m_logger.warn("phase.gave_up", state.error().message, {{"phase", "readiness"}});
+      return phase.end(PhaseOutcome::gave_up, state.error().message);
+    }
+    m_logger.info("phase.done", "readiness off", {{"phase", "readiness"}});
+    return phase.end(PhaseOutcome::done, "readiness off");
+  }
+
+  PhaseResult endpoints_phase(const Deadline& watch_deadline, const Deadline& deadline) {
+    Phase phase("endpoints");
+    std::string why_fallback = m_no_api_reason;
+    LogFields details = LogFields::object();
+    if (m_kube && m_pod.namespace_name.empty()) {
+      why_fallback = "the pod's namespace is unknown (POD_NAMESPACE, --pod-namespace)";
+    } else if (m_kube) {
+      const int before = m_kube->requests();
+      const auto result = wait_until_endpoint_not_ready(
+          *m_kube, {m_pod.namespace_name, m_options.services, {m_pod.uid, m_pod.ips}}, watch_deadline, m_logger);
+      details = {{"verdict", endpoint_verdict_name(result.verdict)},
+                 {"watchMs", to_ms(result.elapsed)},
+                 {"requests", m_kube->requests() - before}};
+      if (result.verdict == EndpointVerdict::not_ready) {
+        // kube-proxy, ingress controllers and load balancers apply the change after this.
+        sleep_within(m_options.min_delay, deadline);
+        m_logger.info("phase.done", result.reason, {{"phase", "endpoints"}, {"ms", to_ms(Clock::now() - phase.started())}});
+        return phase.end(PhaseOutcome::done, result.reason, details);
+      }
+      why_fallback = result.reason;
+    }
+    // Without a verdict from the API, the guess it replaces: --fallback-delay from the
+    // phase's start, within the deadline.
+    m_logger.warn("endpoints.fallback", "waiting --fallback-delay instead: " + why_fallback,
+                  {{"phase", "endpoints"}, {"fallback_ms", to_ms(m_options.fallback_delay)}});
+    const auto until = phase.started() + m_options.fallback_delay;
+    if (Clock::now() < until) {
+      sleep_within(std::chrono::duration_cast<Duration>(until - Clock::now()), deadline);
+    }
+    details["fallbackMs"] = to_ms(m_options.fallback_delay);
+    return phase.end(PhaseOutcome::gave_up, "fell back to --fallback-delay: " + why_fallback, details);
+  }
+
+  PhaseResult drain_phase(const Deadline& deadline, const std::string& termination_id) {
+    Phase phase("drain");
+    if (m_options.drain_url.empty()) {
+      return phase.end(PhaseOutcome::skipped, "no --drain-url");
+    }
+    DrainClientOptions client;
+    const auto drain_url = parse_url(m_options.drain_url);
+    if (!drain_url) {
+      return phase.end(PhaseOutcome::gave_up, "--drain-url: " + drain_url.error().message);
+    }
+    client.drain_url = *drain_url;
+    if (!m_options.status_url.empty()) {
+      if (const auto status_url = parse_url(m_options.status_url)) {
+        client.status_url = *status_url;
+      }
+    }
+    client.termination_id = termination_id;
+    client.poll_interval = m_options.poll_interval;
+    client.fail_if_missing = m_options.fail_if_drain_missing;
+    client.connections_ports = m_options.connections_ports;
+    const DrainResult result = drain_and_wait(client, deadline, m_logger);
+    const LogFields details{{"drain", drain_outcome_name(result.outcome)}};
+    switch (result.outcome) {
+    case DrainOutcome::flushed:
+      m_logger.info("phase.done", result.reason, {{"phase", "drain"}, {"ms", to_ms(result.elapsed)}});
+      return phase.end(PhaseOutcome::done, result.reason, details);
+    case DrainOutcome::missing:
+      return phase.end(PhaseOutcome::skipped, result.reason, details);
+    case DrainOutcome::gave_up:
+      break;
+    }
+    m_logger.warn("phase.gave_up", result.reason, {{"phase", "drain"}});
+    return phase.end(PhaseOutcome::gave_up, result.reason, details);
+  }
+
+  void post_event(const TerminationReport& report, const Deadline& deadline) {
+    if (!m_kube) {
+      m_logger.warn("event.skipped", "--event needs the Kubernetes API: " + m_no_api_reason);
+      return;
+    }
+    std::string message = report.complete() ? "drained in " : "gave up after ";
+    message += std::to_string(to_ms(report.took)) + " ms:";
+    for (const auto& phase : report.phases) {
+      message += " " + phase.phase + " " + std::string(phase_outcome_name(phase.outcome)) + " (" +
+                 std::to_string(to_ms(phase.took)) + " ms)";
+    }
+    if (const auto posted = post_pod_event(*m_kube, m_pod, report.complete(), message, deadline); !posted) {
+      m_logger.warn("event.failed", posted.error().message);
+    }
+  }
+
+  const PrestopOptions& m_options;
+  const Logger& m_logger;
+  TerminationClocks m_started;
+  PodIdentity m_pod;
+  std::unique_ptr<KubeClient> m_kube;
+  std::string m_no_api_reason;
+};
+
+} // namespace
+
+int run_prestop(const PrestopOptions& options, const Environment& environment, const Logger& logger,
+                const TerminationClocks& started) {
+  return Prestop(options, environment, logger, started).run();
 }
 
 } // namespace lameduck

@@ -29,6 +29,7 @@ struct PrestopOptions {
   bool fail_if_drain_missing = false;
   std::string termination_id;
   std::string termination_log = "/dev/termination-log";
+  std::string container_stdout = "/proc/1/fd/1"; // where `kubectl logs` looks; empty: nowhere
   bool event = false;
   std::string state_dir = "/tmp/lameduck";
   bool plan = false;

@@ -24,7 +24,7 @@ int main(int argc, char* argv[]) {
   app->add_option("--connections-port", options.connections_ports,
                   "After the flush, wait until no ESTABLISHED connection has this local port (repeatable)")
       ->type_name("PORT")
-      ->check(CLI::Range(1, 65535));
+      ->check(CLI::Range(1, 65535).description(""));
   app->add_option("--if-missing", options.fail_if_missing, "When the agent has no drain endpoint: ok (exit 0) or fail")
       ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"ok", false}, {"fail", true}}).description(""))
       ->type_name("ok|fail")

@@ -36,7 +36,7 @@ int main(int argc, char* argv[]) {
   app->add_option("--connections-port", options.connections_ports,
                   "After the flush, wait until no ESTABLISHED connection has this local port (repeatable)")
       ->type_name("PORT")
-      ->check(CLI::Range(1, 65535));
+      ->check(CLI::Range(1, 65535).description(""));
   app->add_option("--if-missing", options.fail_if_drain_missing,
                   "When the agent has no drain endpoint: ok or fail")
       ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"ok", false}, {"fail", true}}).description(""))
@@ -47,6 +47,10 @@ int main(int argc, char* argv[]) {
   app->add_option("--termination-log", options.termination_log, "Where the summary goes for kubectl describe")
       ->type_name("PATH")
       ->default_str(options.termination_log);
+  app->add_option("--container-stdout", options.container_stdout,
+                  "Where else the summary goes, for kubectl logs (the container's main process); empty: nowhere")
+      ->type_name("PATH")
+      ->default_str(options.container_stdout);
   app->add_flag("--event", options.event, "Also post a Kubernetes Event on the pod");
   app->add_option("--state-dir", options.state_dir, "Lock and result of this termination, shared by deliveries")
       ->type_name("DIR")
