@@ -755,15 +755,8 @@ void FakeApiServer::delete_pod(const std::string& namespace_name, const std::str
     });
     return;
   }
-  nlohmann::json pod = object("pods", namespace_name, name);
+  const nlohmann::json pod = mark_deleted(namespace_name, name, grace_seconds);
   const std::string uid = pod["metadata"].value("uid", "");
-  // Whole seconds, as the apiserver writes metadata timestamps.
-  const auto when = std::chrono::floor<std::chrono::seconds>(WallClock::now()) + std::chrono::seconds{grace_seconds};
-  std::string timestamp = format_rfc3339(when);
-  timestamp = timestamp.substr(0, timestamp.find('.')) + "Z";
-  pod["metadata"]["deletionTimestamp"] = timestamp;
-  pod["metadata"]["deletionGracePeriodSeconds"] = grace_seconds;
-  put("pods", pod);
   bool was_ready = true;
   if (pod.contains("status") && pod["status"].contains("conditions")) {
     for (const auto& condition : pod["status"]["conditions"]) {
@@ -786,6 +779,19 @@ void FakeApiServer::delete_pod(const std::string& namespace_name, const std::str
     }
     set_pod_endpoints(uid, false, was_ready, true);
   });
+}
+
+nlohmann::json FakeApiServer::mark_deleted(const std::string& namespace_name, const std::string& name,
+                                           int grace_seconds) {
+  nlohmann::json pod = object("pods", namespace_name, name);
+  // Whole seconds, as the apiserver writes metadata timestamps.
+  const auto when = std::chrono::floor<std::chrono::seconds>(WallClock::now()) + std::chrono::seconds{grace_seconds};
+  std::string timestamp = format_rfc3339(when);
+  timestamp = timestamp.substr(0, timestamp.find('.')) + "Z";
+  pod["metadata"]["deletionTimestamp"] = timestamp;
+  pod["metadata"]["deletionGracePeriodSeconds"] = grace_seconds;
+  put("pods", pod);
+  return pod;
 }
 
 void FakeApiServer::on_watch(std::function<void(const std::string& namespace_name)> hook) {

@@ -62,6 +62,9 @@ public:
   // The EndpointSlice controller's reaction to the deletion of a pod (podToEndpoint): after
   // `controller_delay`, each of its endpoints turns ready:false, serving:<was ready>,
   // terminating:true. The pod gets its deletionTimestamp at once.
+  // Only the API's part of a deletion: deletionTimestamp (whole seconds) and
+  // deletionGracePeriodSeconds. Returns the pod as it is now.
+  nlohmann::json mark_deleted(const std::string& namespace_name, const std::string& name, int grace_seconds);
   // With `after`, all of it happens that long from now.
   void delete_pod(const std::string& namespace_name, const std::string& name, int grace_seconds,
                   Duration controller_delay, Duration after = Duration::zero());

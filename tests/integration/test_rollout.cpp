@@ -1,0 +1,175 @@
+// The whole story on a simulated node: the kubelet's preStop/SIGTERM/SIGKILL rules, readiness
+// probes, the EndpointSlice controller, a kube-proxy that applies changes late, and constant
+// load. With lameduck, a rolling update loses no request and no task; without a preStop hook,
+// the same rollout fails requests (which shows the scenario really races).
+
+#include "sim/service_proxy.hpp"
+#include "sim/sim_cluster.hpp"
+#include "lameduck/durable_file.hpp"
+#include "support/temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace std::chrono_literals;
+using lameduck::Deadline;
+using lameduck::sim::ClusterOptions;
+using lameduck::sim::LoadGenerator;
+using lameduck::sim::LoadResult;
+using lameduck::sim::ServiceProxy;
+using lameduck::sim::SimCluster;
+using lameduck::sim::SimPod;
+
+namespace {
+
+constexpr auto k_propagation = 200ms;
+
+struct Rollout {
+  LoadResult load;
+  std::set<std::string> kept; // every task id some agent completed or flushed
+  std::vector<std::string> endings;
+};
+
+std::set<std::string> tasks_in(const nlohmann::json& state) {
+  std::set<std::string> ids;
+  if (state.is_object() && state.contains("tasks")) {
+    for (const auto& [id, task] : state["tasks"].items()) {
+      ids.insert(id);
+    }
+  }
+  return ids;
+}
+
+std::set<std::string> tasks_of_live_pod(const SimPod& pod) {
+  lameduck::HttpClient client(lameduck::parse_url(pod.agent_url("/")).value());
+  lameduck::HttpRequest request;
+  request.target = "/tasks";
+  const auto answer = client.send(request, Deadline::after(5s));
+  return answer ? tasks_in(nlohmann::json::parse(answer->body, nullptr, false)) : std::set<std::string>{};
+}
+
+Rollout roll(bool with_lameduck, const std::string& state_dir, int replicas) {
+  ClusterOptions options;
+  options.with_prestop = with_lameduck;
+  options.state_dir = state_dir;
+  options.grace_seconds = 10;
+  options.task_time = 1s;
+  SimCluster cluster(options);
+  std::vector<SimPod*> old;
+  for (int i = 0; i < replicas; ++i) {
+    old.push_back(&cluster.add_pod("v1-" + std::to_string(i)));
+  }
+  ServiceProxy proxy(cluster.api(), options.namespace_name, options.service, k_propagation);
+  for (SimPod* pod : old) {
+    REQUIRE(cluster.wait_ready(*pod, Deadline::after(10s)));
+    REQUIRE(proxy.wait_routing(pod->ip(), true, Deadline::after(10s)));
+  }
+
+  LoadGenerator load(proxy.url(), 10ms, with_lameduck ? "lameduck-" : "baseline-");
+  std::vector<SimPod*> fresh;
+  for (int i = 0; i < replicas; ++i) {
+    // maxSurge 1, maxUnavailable 0: the new pod serves before the old one goes.
+    SimPod& next = cluster.add_pod("v2-" + std::to_string(i));
+    fresh.push_back(&next);
+    REQUIRE(cluster.wait_ready(next, Deadline::after(10s)));
+    REQUIRE(proxy.wait_routing(next.ip(), true, Deadline::after(10s)));
+    cluster.delete_pod(*old[i]);
+    REQUIRE(cluster.wait_gone(*old[i], Deadline::after(30s)));
+  }
+  Rollout rollout;
+  rollout.load = load.stop();
+  for (SimPod* pod : old) {
+    rollout.endings.push_back(pod->ending());
+    const auto state = lameduck::read_small_file(pod->state_file());
+    const auto ids = tasks_in(state && !state->missing ? nlohmann::json::parse(state->content, nullptr, false)
+                                                        : nlohmann::json());
+    rollout.kept.insert(ids.begin(), ids.end());
+  }
+  for (SimPod* pod : fresh) {
+    const auto ids = tasks_of_live_pod(*pod);
+    rollout.kept.insert(ids.begin(), ids.end());
+  }
+  return rollout;
+}
+
+int lost(const Rollout& rollout) {
+  int count = 0;
+  for (const auto& id : rollout.load.accepted) {
+    count += rollout.kept.count(id) == 0 ? 1 : 0;
+  }
+  return count;
+}
+
+} // namespace
+
+TEST_CASE("a rolling update of 5 replicas under constant load") {
+  const lameduck::test::TempDir dir;
+  const Rollout with_lameduck = roll(true, dir.file("lameduck"), 5);
+  const Rollout baseline = roll(false, dir.file("baseline"), 5);
+
+  MESSAGE("with lameduck: " << with_lameduck.load.sent << " requests, " << with_lameduck.load.failed << " failed, "
+                            << lost(with_lameduck) << " tasks lost");
+  MESSAGE("without a preStop hook: " << baseline.load.sent << " requests, " << baseline.load.failed << " failed, "
+                                     << lost(baseline) << " tasks lost");
+  CAPTURE(with_lameduck.load.failures);
+  CHECK(with_lameduck.load.sent > 100);
+  CHECK(with_lameduck.load.failed == 0);
+  CHECK(lost(with_lameduck) == 0);
+  for (const auto& ending : with_lameduck.endings) {
+    CHECK(ending == "exited"); // the kubelet never had to SIGKILL
+  }
+  CHECK(baseline.load.failed > 0);
+}
+
+TEST_CASE("the kubelet's rules around prestop") {
+  const lameduck::test::TempDir dir;
+  ClusterOptions options;
+  options.state_dir = dir.file("node");
+  options.task_time = 500ms;
+
+  SUBCASE("an agent that hangs in its drain: prestop is out before the grace period, SIGTERM follows, no SIGKILL") {
+    options.grace_seconds = 4;
+    options.agent_flags = {"--flush-time", "1h"};
+    options.prestop_flags = {"--min-delay", "200ms", "--margin", "1s"};
+    SimCluster cluster(options);
+    SimPod& pod = cluster.add_pod("hung");
+    REQUIRE(cluster.wait_ready(pod, Deadline::after(10s)));
+    cluster.delete_pod(pod);
+    REQUIRE(cluster.wait_gone(pod, Deadline::after(20s)));
+    CHECK(pod.ending() == "exited");
+    bool hook_exited = false;
+    for (const auto& entry : cluster.timeline()) {
+      hook_exited = hook_exited || entry.what == "preStop hook exited with 1";
+      CHECK(entry.what != "SIGKILL");
+    }
+    CHECK(hook_exited);
+  }
+  SUBCASE("a liveness restart: no deletion, so the readiness flip alone takes the pod out, and it comes back") {
+    SimCluster cluster(options);
+    SimPod& pod = cluster.add_pod("restarted");
+    SimPod& other = cluster.add_pod("other");
+    REQUIRE(cluster.wait_ready(pod, Deadline::after(10s)));
+    REQUIRE(cluster.wait_ready(other, Deadline::after(10s)));
+    ServiceProxy proxy(cluster.api(), options.namespace_name, options.service, k_propagation);
+    REQUIRE(proxy.wait_routing(pod.ip(), true, Deadline::after(10s)));
+    LoadGenerator load(proxy.url(), 10ms, "restart-");
+    cluster.restart_container(pod);
+    REQUIRE(proxy.wait_routing(pod.ip(), false, Deadline::after(20s)));
+    REQUIRE(proxy.wait_routing(pod.ip(), true, Deadline::after(20s)));
+    const auto result = load.stop();
+    CAPTURE(result.failures);
+    CHECK(result.failed == 0);
+    std::vector<std::string> order;
+    for (const auto& entry : cluster.timeline()) {
+      if (entry.pod == "restarted") {
+        order.push_back(entry.what);
+      }
+    }
+    const auto at = [&order](const std::string& what) {
+      return std::find(order.begin(), order.end(), what) - order.begin();
+    };
+    CAPTURE(order);
+    CHECK(at("readiness probe: not ready") < at("SIGTERM"));
+    CHECK(at("preStop hook exited with 0") < at("SIGTERM"));
+    CHECK(at("container restarted") < static_cast<long>(order.size()));
+  }
+}

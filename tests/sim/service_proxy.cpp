@@ -1,0 +1,212 @@
+#include "sim/service_proxy.hpp"
+
+#include "lameduck/http_client.hpp"
+
+namespace lameduck::sim {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<Backend> backends_of(const nlohmann::json& slice, int& port) {
+  std::vector<Backend> backends;
+  if (slice.contains("ports") && slice["ports"].is_array() && !slice["ports"].empty()) {
+    port = slice["ports"][0].value("port", 0);
+  }
+  if (!slice.contains("endpoints") || !slice["endpoints"].is_array()) {
+    return backends;
+  }
+  for (const auto& endpoint : slice["endpoints"]) {
+    const auto conditions = endpoint.value("conditions", nlohmann::json::object());
+    const bool ready = conditions.value("ready", true);
+    backends.push_back({endpoint["addresses"][0].get<std::string>(), ready, conditions.value("serving", ready)});
+  }
+  return backends;
+}
+
+} // namespace
+
+ServiceProxy::ServiceProxy(test::FakeApiServer& api, std::string namespace_name, std::string service,
+                           Duration propagation_delay)
+    : m_api(api), m_namespace(std::move(namespace_name)), m_service(std::move(service)), m_delay(propagation_delay) {
+  m_client = std::make_unique<KubeClient>(
+      KubeConfig{parse_url(api.url()).value(), api.token_file(), api.ca_file()}, m_logger);
+  m_server.new_task_queue = [] { return new httplib::ThreadPool(32); };
+  m_server.set_tcp_nodelay(true);
+  m_server.Post("/tasks", [this](const auto& request, auto& response) { route(request, response); });
+  m_port = m_server.bind_to_any_port("127.0.0.1");
+  m_serving = std::thread([this] { m_server.listen_after_bind(); });
+  m_watcher = std::thread([this] { watch_loop(); });
+}
+
+ServiceProxy::~ServiceProxy() {
+  m_stopping = true;
+  m_watcher.join();
+  m_server.stop();
+  m_serving.join();
+}
+
+void ServiceProxy::seen(std::vector<Backend> backends, int port) {
+  const std::lock_guard lock(m_mutex);
+  m_seen.push_back({Clock::now(), std::move(backends), port});
+}
+
+std::vector<Backend> ServiceProxy::routing() const {
+  const std::lock_guard lock(m_mutex);
+  const auto now = Clock::now();
+  for (auto it = m_seen.rbegin(); it != m_seen.rend(); ++it) {
+    if (it->at + m_delay <= now) {
+      return it->backends;
+    }
+  }
+  return {};
+}
+
+bool ServiceProxy::wait_routing(const std::string& ip, bool ready, const Deadline& deadline) const {
+  // Changes take effect a propagation delay after they are seen, with nothing to wake on.
+  for (;;) {
+    bool routed = false;
+    for (const auto& backend : routing()) {
+      routed = routed || (backend.ip == ip && backend.ready);
+    }
+    if (routed == ready) {
+      return true;
+    }
+    if (!sleep_within(std::chrono::milliseconds{10}, deadline)) {
+      return false;
+    }
+  }
+}
+
+// One LIST, then watches in short windows so that the destructor is never kept waiting.
+void ServiceProxy::watch_loop() {
+  const std::string path = "/apis/discovery.k8s.io/v1/namespaces/" + m_namespace + "/endpointslices";
+  const std::string selector = "kubernetes.io/service-name=" + m_service;
+  while (!m_stopping) {
+    const auto list = m_client->list(path, selector, {"list", "endpointslices"}, Deadline::after(5s));
+    if (!list) {
+      continue;
+    }
+    int port = 0;
+    std::vector<Backend> all;
+    for (const auto& slice : list->items) {
+      auto backends = backends_of(slice, port);
+      all.insert(all.end(), backends.begin(), backends.end());
+    }
+    seen(all, port);
+    std::string version = list->resource_version;
+    while (!m_stopping) {
+      const auto watched = m_client->watch(path, selector, version, 1s, {"watch", "endpointslices"},
+                                           Deadline::after(5s), [&](const WatchEvent& event) {
+                                             version = event.object["metadata"].value("resourceVersion", version);
+                                             if (event.type == "ADDED" || event.type == "MODIFIED") {
+                                               int slice_port = 0;
+                                               auto backends = backends_of(event.object, slice_port);
+                                               seen(std::move(backends), slice_port); // one slice per Service here
+                                             }
+                                             return !m_stopping.load();
+                                           });
+      if (!watched) {
+        break; // relist
+      }
+    }
+  }
+}
+
+void ServiceProxy::route(const httplib::Request& request, httplib::Response& response) {
+  int port = 0;
+  std::vector<Backend> candidates;
+  {
+    const std::lock_guard lock(m_mutex);
+    const auto now = Clock::now();
+    for (auto it = m_seen.rbegin(); it != m_seen.rend(); ++it) {
+      if (it->at + m_delay <= now) {
+        port = it->port;
+        for (const auto& backend : it->backends) {
+          if (backend.ready) {
+            candidates.push_back(backend);
+          }
+        }
+        if (candidates.empty()) {
+          // kube-proxy's fallback: serving-and-terminating endpoints when none is ready.
+          for (const auto& backend : it->backends) {
+            if (backend.serving) {
+              candidates.push_back(backend);
+            }
+          }
+        }
+        break;
+      }
+    }
+  }
+  if (candidates.empty()) {
+    response.status = 503;
+    response.set_content("no endpoints\n", "text/plain");
+    return;
+  }
+  const Backend& target = candidates[m_next++ % candidates.size()];
+  HttpClientOptions options;
+  options.keep_alive = false;
+  HttpClient client(parse_url("http://" + target.ip + ":" + std::to_string(port)).value(), options);
+  HttpRequest forwarded{.method = "POST", .target = request.path, .headers = {}, .body = request.body,
+                        .content_type = "application/json"};
+  const auto answer = client.send(forwarded, Deadline::after(2s));
+  if (!answer) {
+    response.status = 502;
+    response.set_content(target.ip + ": " + answer.error().message + "\n", "text/plain");
+    return;
+  }
+  response.status = answer->status;
+  response.set_content(target.ip + " " + answer->body, "application/json");
+}
+
+LoadGenerator::LoadGenerator(std::string proxy_url, Duration interval, std::string prefix)
+    : m_url(std::move(proxy_url)), m_interval(interval), m_prefix(std::move(prefix)) {
+  m_thread = std::thread([this] { run(); });
+}
+
+LoadGenerator::~LoadGenerator() {
+  if (m_thread.joinable()) {
+    stop();
+  }
+}
+
+LoadResult LoadGenerator::stop() {
+  m_stopping = true;
+  m_thread.join();
+  const std::lock_guard lock(m_mutex);
+  return m_result;
+}
+
+int LoadGenerator::sent() const {
+  const std::lock_guard lock(m_mutex);
+  return m_result.sent;
+}
+
+void LoadGenerator::run() {
+  HttpClientOptions options;
+  options.keep_alive = false;
+  auto next = Clock::now();
+  for (int n = 0; !m_stopping; ++n) {
+    const std::string id = m_prefix + std::to_string(n);
+    HttpClient client(parse_url(m_url).value(), options);
+    const auto answer = client.send({.method = "POST", .target = "/tasks", .headers = {},
+                                     .body = nlohmann::json{{"id", id}}.dump(), .content_type = "application/json"},
+                                    Deadline::after(3s));
+    {
+      const std::lock_guard lock(m_mutex);
+      ++m_result.sent;
+      if (answer && answer->status == 202) {
+        m_result.accepted.insert(id);
+      } else {
+        ++m_result.failed;
+        m_result.failures.push_back(id + ": " + (answer ? std::to_string(answer->status) + " " + answer->body
+                                                        : answer.error().message));
+      }
+    }
+    next += m_interval;
+    std::this_thread::sleep_until(next);
+  }
+}
+
+} // namespace lameduck::sim
