@@ -277,14 +277,23 @@ void SimCluster::endpoints_changed() {
 // ready = serving and not terminating. A pod leaves the slice when it is gone.
 void SimCluster::write_slice() {
   nlohmann::json endpoints = nlohmann::json::array();
+  std::vector<std::pair<std::string, std::string>> changes;
   {
     const std::lock_guard lock(m_mutex);
     for (const auto& pod : m_pods) {
+      const bool serving = pod->m_ready;
+      const bool terminating = pod->m_terminating;
+      const std::string conditions = pod->m_gone ? "removed"
+                                                 : std::string("ready=") + (serving && !terminating ? "true" : "false") +
+                                                       " serving=" + (serving ? "true" : "false") +
+                                                       " terminating=" + (terminating ? "true" : "false");
+      if (m_written[pod->m_name] != conditions) {
+        m_written[pod->m_name] = conditions;
+        changes.emplace_back(pod->m_name, "EndpointSlice: " + conditions);
+      }
       if (pod->m_gone) {
         continue;
       }
-      const bool serving = pod->m_ready;
-      const bool terminating = pod->m_terminating;
       endpoints.push_back({{"addresses", {pod->m_ip}},
                            {"conditions", {{"ready", serving && !terminating}, {"serving", serving},
                                            {"terminating", terminating}}},
@@ -301,6 +310,9 @@ void SimCluster::write_slice() {
              {"addressType", "IPv4"},
              {"endpoints", endpoints},
              {"ports", {{{"name", "http"}, {"port", m_agent_port}, {"protocol", "TCP"}}}}});
+  for (const auto& [pod, what] : changes) {
+    note(pod, what);
+  }
 }
 
 } // namespace lameduck::sim

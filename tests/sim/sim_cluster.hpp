@@ -122,6 +122,7 @@ private:
   std::vector<std::unique_ptr<SimPod>> m_pods;
   std::vector<TimelineEntry> m_timeline;
   std::vector<std::thread> m_controller_writes;
+  std::map<std::string, std::string> m_written; // each pod's conditions as last written
   int m_next_ip = 10;
 };
 
