@@ -221,3 +221,17 @@ TEST_CASE("readyz-toggle install copies the three tools") {
     CHECK(run_process({dir.file("bin/") + tool, "--version"}).exit_code == 0);
   }
 }
+
+TEST_CASE("readyz-toggle's /metrics passes promtool check metrics") {
+  ReadyzProcess server;
+  client("off", server);
+  const auto answer = raw_http_exchange("127.0.0.1", server.port(),
+                                        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                        Deadline::after(5s));
+  const auto body = answer.substr(answer.find("\r\n\r\n") + 4);
+  const auto checked = run_process({"/usr/bin/promtool", "check", "metrics"},
+                                   {.environment = {}, .working_directory = {}, .stdin_text = body});
+  CAPTURE(checked.stdout_text);
+  CAPTURE(checked.stderr_text);
+  CHECK(checked.exit_code == 0);
+}
