@@ -1,5 +1,6 @@
 #include "lameduck/kube_client.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <random>
 

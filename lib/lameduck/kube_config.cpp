@@ -12,6 +12,10 @@ Expected<KubeConfig> resolve_kube_config(const KubeConfigFlags& flags, const Env
     if (!url) {
       return unexpected("--kube-api: " + url.error().message);
     }
+    if (url->scheme != "https") {
+      // The bearer token must never cross the network in the clear.
+      return unexpected("--kube-api: the API is reached over https only, got " + flags.api);
+    }
     config.server = *url;
   } else {
     const auto host = environment("KUBERNETES_SERVICE_HOST");
@@ -29,7 +33,7 @@ Expected<KubeConfig> resolve_kube_config(const KubeConfigFlags& flags, const Env
   }
   config.token_file = !flags.token_file.empty() ? flags.token_file : (service_account_dir / "token").string();
   config.ca_file = !flags.ca_file.empty() ? flags.ca_file : (service_account_dir / "ca.crt").string();
-  if (config.server.scheme == "https" && !std::filesystem::exists(config.ca_file)) {
+  if (!std::filesystem::exists(config.ca_file)) {
     return unexpected("the CA file " + config.ca_file + " does not exist (TLS to the API is always verified)");
   }
   if (!std::filesystem::exists(config.token_file)) {

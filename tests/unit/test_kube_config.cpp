@@ -36,6 +36,12 @@ TEST_CASE("resolve_kube_config") {
     REQUIRE(config);
     CHECK(config->server.port == 8443);
   }
+  SUBCASE("plain http is refused: the token would travel in the clear") {
+    const auto plain = resolve_kube_config({"http://127.0.0.1:8080", account.file("token"), account.file("ca.crt")},
+                                           fixed_environment({}), account.path());
+    REQUIRE_FALSE(plain);
+    CHECK(plain.error().message.find("https only") != std::string::npos);
+  }
   SUBCASE("what is missing is said") {
     const auto none = resolve_kube_config({}, fixed_environment({}), account.path());
     REQUIRE_FALSE(none);
