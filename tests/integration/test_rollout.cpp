@@ -12,6 +12,7 @@
 
 using namespace std::chrono_literals;
 using lameduck::Deadline;
+using lameduck::Duration;
 using lameduck::sim::ClusterOptions;
 using lameduck::sim::LoadGenerator;
 using lameduck::sim::LoadResult;
@@ -142,6 +143,48 @@ TEST_CASE("the kubelet's rules around prestop") {
       CHECK(entry.what != "SIGKILL");
     }
     CHECK(hook_exited);
+  }
+  SUBCASE("kubectl delete --grace-period=5 on a pod whose spec says 30: prestop keeps to the shorter deadline") {
+    options.agent_flags = {"--flush-time", "1h"};
+    options.prestop_flags = {"--min-delay", "200ms", "--margin", "1s"};
+    SimCluster cluster(options);
+    SimPod& pod = cluster.add_pod("hurried");
+    REQUIRE(cluster.wait_ready(pod, Deadline::after(10s)));
+    cluster.delete_pod(pod, 5);
+    REQUIRE(cluster.wait_gone(pod, Deadline::after(20s)));
+    CHECK(pod.ending() == "exited");
+    Duration deleted{};
+    Duration hook_exited{};
+    for (const auto& entry : cluster.timeline()) {
+      if (entry.what.rfind("deleted", 0) == 0) {
+        deleted = entry.at;
+      }
+      if (entry.what.rfind("preStop hook exited", 0) == 0) {
+        hook_exited = entry.at;
+      }
+      CHECK(entry.what != "SIGKILL");
+    }
+    // deletionTimestamp is whole seconds: the deadline is 4 to 5 s after deletion, minus the margin.
+    CHECK(hook_exited - deleted < 4s);
+  }
+  SUBCASE("the API is down: prestop waits --fallback-delay instead, and the load still sees no failure") {
+    options.api_down = true;
+    options.prestop_flags = {"--min-delay", "200ms", "--fallback-delay", "1s"};
+    SimCluster cluster(options);
+    SimPod& leaving = cluster.add_pod("leaving");
+    SimPod& staying = cluster.add_pod("staying");
+    REQUIRE(cluster.wait_ready(leaving, Deadline::after(10s)));
+    REQUIRE(cluster.wait_ready(staying, Deadline::after(10s)));
+    ServiceProxy proxy(cluster.api(), options.namespace_name, options.service, k_propagation);
+    REQUIRE(proxy.wait_routing(leaving.ip(), true, Deadline::after(10s)));
+    REQUIRE(proxy.wait_routing(staying.ip(), true, Deadline::after(10s)));
+    LoadGenerator load(proxy.url(), 10ms, "api-down-");
+    cluster.delete_pod(leaving);
+    REQUIRE(cluster.wait_gone(leaving, Deadline::after(20s)));
+    const auto result = load.stop();
+    CAPTURE(result.failures);
+    CHECK(result.failed == 0);
+    CHECK(leaving.ending() == "exited");
   }
   SUBCASE("a liveness restart: no deletion, so the readiness flip alone takes the pod out, and it comes back") {
     SimCluster cluster(options);

@@ -93,9 +93,8 @@ void SimPod::probe_loop() {
   }
 }
 
-void SimPod::terminate(bool delete_pod) {
+void SimPod::terminate(bool delete_pod, int grace) {
   const auto& options = m_cluster.options();
-  const int grace = options.grace_seconds;
   const auto started = Clock::now();
   static std::atomic<int> incarnation{0};
   if (delete_pod) {
@@ -112,11 +111,13 @@ void SimPod::terminate(bool delete_pod) {
     // A container's /tmp starts empty, so each incarnation of it has its own state directory.
     const std::string state_dir = options.state_dir + "/" + m_name + "-prestop-" + std::to_string(++incarnation);
     std::vector<std::string> argv{test::tool_path("prestop"),
-                                  "--grace-period", std::to_string(grace) + "s",
+                                  "--grace-period", std::to_string(options.grace_seconds) + "s",
                                   "--readyz-url", "http://" + m_ip + ":" + std::to_string(m_cluster.readyz_port()),
                                   "--drain-url", agent_url("/drain"),
                                   "--service", options.service,
-                                  "--kube-api", api.url(), "--kube-token-file", api.token_file(),
+                                  "--kube-api", options.api_down ? "https://127.0.0.1:" + std::to_string(test::closed_port())
+                                                                 : api.url(),
+                                  "--kube-token-file", api.token_file(),
                                   "--kube-ca-file", api.ca_file(),
                                   "--state-dir", state_dir,
                                   "--termination-log", options.state_dir + "/" + m_name + "-termination-log",
@@ -217,17 +218,16 @@ SimPod& SimCluster::add_pod(const std::string& name) {
 }
 
 void SimCluster::delete_pod(SimPod& pod, std::optional<int> grace_seconds) {
-  if (grace_seconds) {
-    m_options.grace_seconds = *grace_seconds;
-  }
-  pod.m_killer = std::thread([&pod] { pod.terminate(true); });
+  const int grace = grace_seconds.value_or(m_options.grace_seconds);
+  pod.m_killer = std::thread([&pod, grace] { pod.terminate(true, grace); });
 }
 
 void SimCluster::restart_container(SimPod& pod) {
   if (pod.m_killer.joinable()) {
     pod.m_killer.join();
   }
-  pod.m_killer = std::thread([&pod] { pod.terminate(false); });
+  const int grace = m_options.grace_seconds;
+  pod.m_killer = std::thread([&pod, grace] { pod.terminate(false, grace); });
 }
 
 bool SimCluster::wait_gone(SimPod& pod, const Deadline& deadline) {

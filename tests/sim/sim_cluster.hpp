@@ -30,7 +30,8 @@ struct ClusterOptions {
   int failure_threshold = 3;
   int success_threshold = 1;
   Duration controller_delay = std::chrono::milliseconds{20};
-  int grace_seconds = 30;
+  int grace_seconds = 30; // the pod spec's terminationGracePeriodSeconds, and prestop's --grace-period
+  bool api_down = false;  // prestop finds nothing listening where the API should be
   Duration task_time = std::chrono::seconds{2};
   std::vector<std::string> agent_flags; // more flags for the demo agent
   // The preStop exec command, after the binary: empty for a pod without a hook.
@@ -64,7 +65,7 @@ private:
 
   void start();
   void probe_loop();
-  void terminate(bool delete_pod);
+  void terminate(bool delete_pod, int grace_seconds);
 
   SimCluster& m_cluster;
   std::string m_name;
@@ -93,8 +94,8 @@ public:
 
   // Starts a pod; it joins the Service once its readiness probe passes.
   SimPod& add_pod(const std::string& name);
-  // `kubectl delete pod`: deletionTimestamp, then preStop, SIGTERM, SIGKILL by the kubelet's
-  // rules. Returns at once; wait_gone() waits for the end.
+  // `kubectl delete pod [--grace-period=N]`: deletionTimestamp, then preStop, SIGTERM, SIGKILL
+  // by the kubelet's rules. Returns at once; wait_gone() waits for the end.
   void delete_pod(SimPod& pod, std::optional<int> grace_seconds = std::nullopt);
   // A liveness failure: the container is stopped the same way and started again; the pod is
   // not deleted, so only readiness takes it out of the Service.
