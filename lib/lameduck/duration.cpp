@@ -61,6 +61,10 @@ Expected<Duration> parse_duration(std::string_view text) {
     for (char c : rest) {
       seconds = seconds * 10 + (c - '0');
     }
+    // In nanoseconds, as Go keeps durations, about 292 years is the most there is.
+    if (static_cast<std::uint64_t>(seconds) > k_max_magnitude / 1'000'000'000) {
+      return unexpected(invalid(text));
+    }
     return Duration{(negative ? -seconds : seconds) * 1'000'000'000};
   }
 

@@ -103,7 +103,10 @@ int probe(const ReadyzProcess& readyz) {
 TEST_CASE("prestop end to end") {
   SUBCASE("a deletion: readiness off, the endpoint gone, the agent drained, one summary, one event") {
     Pod pod;
-    pod.api.delete_pod(k_namespace, k_pod_name, 30, 200ms);
+    // The deletion, and the EndpointSlice controller's reaction once prestop's watch is open:
+    // the LIST still shows the pod ready, the WATCH sees it leave, however slow the start.
+    pod.api.mark_deleted(k_namespace, k_pod_name, 30);
+    pod.api.on_watch([&pod](const std::string&) { pod.api.set_pod_endpoints(k_pod_uid, false, true, true); });
     const auto started = Clock::now();
     const auto result = run_process(pod.prestop_argv({"--event"}), pod.environment());
     CAPTURE(result.stderr_text);

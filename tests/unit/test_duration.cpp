@@ -75,3 +75,8 @@ TEST_CASE("format_duration") {
     }
   }
 }
+
+TEST_CASE("parse_duration refuses bare seconds beyond what nanoseconds hold (found by fuzzing)") {
+  CHECK_FALSE(lameduck::parse_duration("9999999999"));
+  CHECK(lameduck::parse_duration("9223372036").value() == std::chrono::seconds{9223372036});
+}
