@@ -154,8 +154,12 @@ TEST_CASE("prestop end to end") {
     const auto result = run_process(pod.prestop_argv({"--grace-period", "3s", "--margin", "500ms"}), pod.environment());
     const auto took = Clock::now() - started;
     CHECK(result.exit_code == 1);
-    CHECK(took < 2500ms + 100ms);
-    CHECK(took > 2000ms);
+    // Its own clock, from its start: the report is written before the 2.5 s deadline...
+    const auto summary = pod.summary();
+    CHECK(summary["ms"].get<long long>() < 2500);
+    CHECK(summary["ms"].get<long long>() > 2000);
+    // ...and the process is gone soon after, exec and exit included (slower when sanitized).
+    CHECK(took < 2500ms + 500ms);
   }
   SUBCASE("two deliveries at once: one drain, both succeed") {
     Pod pod;
