@@ -4,6 +4,7 @@
 #include "support/fake_apiserver.hpp"
 #include "support/kube_fixtures.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_tls.hpp"
 #include "lameduck/durable_file.hpp"
 
 #include <doctest/doctest.h>
@@ -169,4 +170,21 @@ TEST_CASE("read_pod_deletion") {
   CHECK(*after->deletion_timestamp <= deleted_at + 5s);
   CHECK(lameduck::read_pod_deletion(client, "payments", "gone", Deadline::after(5s)).error().kind ==
         KubeErrorKind::not_found);
+}
+
+TEST_CASE("KubeClient verifies the API's certificate") {
+  FakeApiServer api;
+  const lameduck::test::TempDir dir;
+  // A CA that did not sign the server's certificate: the fake's own certificate will do.
+  REQUIRE(lameduck::write_file_atomically(dir.file("other-ca.crt"),
+                                          lameduck::read_small_file(lameduck::test::test_certificates().cert_file)
+                                              .value()
+                                              .content));
+  KubeClient client(lameduck::KubeConfig{lameduck::parse_url(api.url()).value(), api.token_file(), dir.file("other-ca.crt")},
+                    k_quiet);
+  const auto listed = client.list(k_slices, "", k_list, Deadline::after(5s));
+  REQUIRE_FALSE(listed);
+  CHECK(listed.error().kind == KubeErrorKind::unreachable);
+  CHECK(listed.error().message.find("is not signed by the trusted CA") != std::string::npos);
+  CHECK(api.requests("list") == 0); // nothing was sent, the token included
 }
