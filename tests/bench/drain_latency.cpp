@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <future>
+#include <utility>
 #include <random>
 #include <string>
 #include <vector>
@@ -55,7 +57,15 @@ double one_drain(bool long_poll, int poll_interval_ms, std::mt19937& random) {
         return lameduck::Done{};
       },
       k_quiet);
+  std::promise<void> status_asked;
+  bool asked = false;
   const lameduck::test::HttpTestServer agent([&](httplib::Server& s) {
+    s.set_pre_routing_handler([&](const httplib::Request& request, httplib::Response&) {
+      if (request.method == "GET" && !std::exchange(asked, true)) {
+        status_asked.set_value();
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
     if (long_poll) {
       controller.serve_on(s, "/drain");
       return;
@@ -72,8 +82,12 @@ double one_drain(bool long_poll, int poll_interval_ms, std::mt19937& random) {
   lameduck::test::Process drain_wait({lameduck::test::tool_path("drain-wait"), "--drain-url", agent.url("/drain"),
                                       "--termination-id", "bench", "--timeout", "20s", "--poll-interval",
                                       std::to_string(poll_interval_ms) + "ms", "--log-level", "error"});
-  controller.wait_for_change({DrainState::accepting, 1}, 10s);
-  std::this_thread::sleep_for(std::chrono::milliseconds{50 + random() % 100});
+  // Once drain-wait is waiting on the status, the work ends at a random point of one poll
+  // interval: that phase is what the polled baseline's latency depends on, so it is drawn,
+  // not synchronised.
+  status_asked.get_future().wait();
+  const auto phase = std::chrono::milliseconds{random() % static_cast<unsigned>(poll_interval_ms)};
+  lameduck::sleep_within(phase, Deadline::after(phase));
   work.reset();
   const auto exit = drain_wait.wait_exit(Deadline::after(20s));
   const auto exited_at = Clock::now();

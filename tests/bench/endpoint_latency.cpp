@@ -53,7 +53,6 @@ Run one_wait(int slices, int endpoints_per_slice) {
   while (api.requests("watch") < 1) {
     std::this_thread::yield();
   }
-  std::this_thread::sleep_for(20ms); // let the watch stream settle before the change
   const auto changed_at = Clock::now();
   api.set_pod_endpoints(k_pod_uid, false, true, true);
   const auto result = waiting.get();

@@ -1,6 +1,6 @@
 // The real drain-wait binary against the real demo agent and against agents that misbehave.
 
-#include "lameduck/http_client.hpp"
+#include "support/agent_process.hpp"
 #include "support/http_test_server.hpp"
 #include "support/process.hpp"
 #include "support/sockets.hpp"
@@ -15,49 +15,13 @@
 using namespace std::chrono_literals;
 using lameduck::Clock;
 using lameduck::Deadline;
+using lameduck::test::AgentProcess;
 using lameduck::test::Process;
 using lameduck::test::run_process;
 using lameduck::test::TempDir;
 using lameduck::test::tool_path;
 
 namespace {
-
-class AgentProcess {
-public:
-  explicit AgentProcess(const std::string& state_file, std::vector<std::string> flags = {})
-      : m_process(argv(state_file, std::move(flags))) {
-    const auto listening = m_process.wait_for_event("agent.listening", Deadline::after(10s));
-    REQUIRE(listening);
-    m_port = listening->at("port").get<int>();
-  }
-  Process& process() { return m_process; }
-  int port() const { return m_port; }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(m_port) + path; }
-
-  int submit(const std::string& id) const {
-    lameduck::HttpClient client(lameduck::parse_url(url("/")).value());
-    const auto answer = client.send({.method = "POST", .target = "/tasks", .headers = {},
-                                     .body = R"({"id":")" + id + R"("})", .content_type = "application/json"},
-                                    Deadline::after(5s));
-    return answer ? answer->status : 0;
-  }
-  nlohmann::json tasks() const {
-    lameduck::HttpClient client(lameduck::parse_url(url("/")).value());
-    lameduck::HttpRequest request;
-    request.target = "/tasks";
-    const auto answer = client.send(request, Deadline::after(5s));
-    return nlohmann::json::parse(answer.value().body).at("tasks");
-  }
-
-private:
-  static std::vector<std::string> argv(const std::string& state_file, std::vector<std::string> flags) {
-    std::vector<std::string> all{tool_path("demo-agent"), "--state-file", state_file, "--task-time", "30s"};
-    all.insert(all.end(), flags.begin(), flags.end());
-    return all;
-  }
-  Process m_process;
-  int m_port = 0;
-};
 
 std::vector<std::string> drain_wait(const std::string& drain_url, std::vector<std::string> flags = {}) {
   std::vector<std::string> argv{tool_path("drain-wait"), "--drain-url", drain_url, "--termination-id", "uid-1"};
@@ -113,11 +77,7 @@ TEST_CASE("drain-wait and the demo agent") {
     agent.submit("a");
     CHECK(run_process(drain_wait(agent.url("/drain"))).exit_code == 0);
     CHECK(run_process(drain_wait(agent.url("/drain"))).exit_code == 0);
-    int flushes = 0;
-    for (const auto& line : agent.process().stderr_lines()) {
-      flushes += line.find(R"("event":"drain.flushed")") != std::string::npos ? 1 : 0;
-    }
-    CHECK(flushes == 1);
+    CHECK(agent.logged("drain.flushed") == 1);
   }
   SUBCASE("an agent that never flushes: exit 1 before --timeout, within 50 ms of it") {
     AgentProcess agent(state_file, {"--flush-time", "1h"});

@@ -2,6 +2,7 @@
 // agent, and the fake kube-apiserver over TLS with the EndpointSlice controller's behaviour.
 
 #include "lameduck/durable_file.hpp"
+#include "support/agent_process.hpp"
 #include "support/fake_apiserver.hpp"
 #include "support/kube_fixtures.hpp"
 #include "support/readyz_process.hpp"
@@ -22,7 +23,7 @@ using lameduck::test::k_pod_ipv4;
 using lameduck::test::k_pod_ipv6;
 using lameduck::test::k_pod_name;
 using lameduck::test::k_pod_uid;
-using lameduck::test::Process;
+using lameduck::test::AgentProcess;
 using lameduck::test::ReadyzProcess;
 using lameduck::test::run_process;
 using lameduck::test::slice_object;
@@ -30,33 +31,6 @@ using lameduck::test::TempDir;
 using lameduck::test::tool_path;
 
 namespace {
-
-class AgentProcess {
-public:
-  explicit AgentProcess(const std::string& state_file, std::vector<std::string> flags = {})
-      : m_process(argv(state_file, std::move(flags))) {
-    const auto listening = m_process.wait_for_event("agent.listening", Deadline::after(10s));
-    REQUIRE(listening);
-    m_port = listening->at("port").get<int>();
-  }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(m_port) + path; }
-  int drains_started() const {
-    int count = 0;
-    for (const auto& line : m_process.stderr_lines()) {
-      count += line.find(R"("event":"drain.started")") != std::string::npos ? 1 : 0;
-    }
-    return count;
-  }
-
-private:
-  static std::vector<std::string> argv(const std::string& state_file, std::vector<std::string> flags) {
-    std::vector<std::string> all{tool_path("demo-agent"), "--state-file", state_file};
-    all.insert(all.end(), flags.begin(), flags.end());
-    return all;
-  }
-  Process m_process;
-  int m_port = 0;
-};
 
 // A pod with its readiness sidecar and its agent, in the fake cluster.
 struct Pod {
@@ -116,7 +90,7 @@ TEST_CASE("prestop end to end") {
     const auto summary = pod.summary();
     CHECK(summary["outcome"] == "drained");
     CHECK(summary["deadlineFrom"] == "deletionTimestamp");
-    CHECK(pod.agent.drains_started() == 1);
+    CHECK(pod.agent.logged("drain.started") == 1);
     CHECK(pod.api.requests("get") == 1);
     CHECK(pod.api.requests("list") == 1);
     CHECK(pod.api.requests("watch") == 1);
@@ -144,7 +118,7 @@ TEST_CASE("prestop end to end") {
     CHECK(result.exit_code == 1); // a phase gave up
     CHECK(Clock::now() - started >= 500ms);
     CHECK(result.stderr_text.find("endpoints.fallback") != std::string::npos);
-    CHECK(pod.agent.drains_started() == 1);
+    CHECK(pod.agent.logged("drain.started") == 1);
     CHECK(pod.summary()["phases"][2]["outcome"] == "done");
   }
   SUBCASE("an agent that never flushes: prestop exits 1 before its deadline") {
@@ -168,7 +142,7 @@ TEST_CASE("prestop end to end") {
     auto second = std::async(std::launch::async, [&] { return run_process(pod.prestop_argv(), pod.environment()); });
     CHECK(first.get().exit_code == 0);
     CHECK(second.get().exit_code == 0);
-    CHECK(pod.agent.drains_started() == 1);
+    CHECK(pod.agent.logged("drain.started") == 1);
     const auto third = run_process(pod.prestop_argv(), pod.environment());
     CHECK(third.exit_code == 0);
     CHECK(third.stderr_text.find("prestop.repeated") != std::string::npos);

@@ -47,34 +47,53 @@ ServiceProxy::~ServiceProxy() {
 }
 
 void ServiceProxy::seen(std::vector<Backend> backends, int port) {
-  const std::lock_guard lock(m_mutex);
-  m_seen.push_back({Clock::now(), std::move(backends), port});
+  {
+    const std::lock_guard lock(m_mutex);
+    m_seen.push_back({Clock::now(), std::move(backends), port});
+  }
+  m_changed.notify_all();
+}
+
+// Under the mutex: the latest slice state old enough to be applied, if any.
+const ServiceProxy::Seen* ServiceProxy::applied(Clock::time_point now) const {
+  for (auto it = m_seen.rbegin(); it != m_seen.rend(); ++it) {
+    if (it->at + m_delay <= now) {
+      return &*it;
+    }
+  }
+  return nullptr;
 }
 
 std::vector<Backend> ServiceProxy::routing() const {
   const std::lock_guard lock(m_mutex);
-  const auto now = Clock::now();
-  for (auto it = m_seen.rbegin(); it != m_seen.rend(); ++it) {
-    if (it->at + m_delay <= now) {
-      return it->backends;
-    }
-  }
-  return {};
+  const Seen* state = applied(Clock::now());
+  return state != nullptr ? state->backends : std::vector<Backend>{};
 }
 
 bool ServiceProxy::wait_routing(const std::string& ip, bool ready, const Deadline& deadline) const {
-  // Changes take effect a propagation delay after they are seen, with nothing to wake on.
+  std::unique_lock lock(m_mutex);
   for (;;) {
+    const auto now = Clock::now();
+    const Seen* state = applied(now);
     bool routed = false;
-    for (const auto& backend : routing()) {
+    for (const auto& backend : state != nullptr ? state->backends : std::vector<Backend>{}) {
       routed = routed || (backend.ip == ip && backend.ready);
     }
     if (routed == ready) {
       return true;
     }
-    if (!sleep_within(std::chrono::milliseconds{10}, deadline)) {
+    if (deadline.expired(now)) {
       return false;
     }
+    // Wake when the next state seen comes into effect, or when a new one is seen.
+    auto wake = deadline.when();
+    for (const auto& entry : m_seen) {
+      if (entry.at + m_delay > now) {
+        wake = std::min(wake, entry.at + m_delay);
+        break;
+      }
+    }
+    m_changed.wait_until(lock, wake);
   }
 }
 
@@ -118,24 +137,20 @@ void ServiceProxy::route(const httplib::Request& request, httplib::Response& res
   std::vector<Backend> candidates;
   {
     const std::lock_guard lock(m_mutex);
-    const auto now = Clock::now();
-    for (auto it = m_seen.rbegin(); it != m_seen.rend(); ++it) {
-      if (it->at + m_delay <= now) {
-        port = it->port;
-        for (const auto& backend : it->backends) {
-          if (backend.ready) {
+    if (const Seen* state = applied(Clock::now())) {
+      port = state->port;
+      for (const auto& backend : state->backends) {
+        if (backend.ready) {
+          candidates.push_back(backend);
+        }
+      }
+      if (candidates.empty()) {
+        // kube-proxy's fallback: serving-and-terminating endpoints when none is ready.
+        for (const auto& backend : state->backends) {
+          if (backend.serving) {
             candidates.push_back(backend);
           }
         }
-        if (candidates.empty()) {
-          // kube-proxy's fallback: serving-and-terminating endpoints when none is ready.
-          for (const auto& backend : it->backends) {
-            if (backend.serving) {
-              candidates.push_back(backend);
-            }
-          }
-        }
-        break;
       }
     }
   }

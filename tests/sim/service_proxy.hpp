@@ -12,6 +12,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <string>
@@ -49,6 +50,7 @@ private:
   Logger m_logger{"proxy", LogFormat::json, LogLevel::error, [](std::string_view) {}};
   std::unique_ptr<KubeClient> m_client;
   mutable std::mutex m_mutex;
+  mutable std::condition_variable m_changed;
   // What the watch saw, with when; the router uses the latest entry older than the delay.
   struct Seen {
     Clock::time_point at;
@@ -56,6 +58,7 @@ private:
     int port = 0;
   };
   std::vector<Seen> m_seen;
+  const Seen* applied(Clock::time_point now) const;
   std::atomic<bool> m_stopping{false};
   std::atomic<unsigned> m_next{0};
   httplib::Server m_server;

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <future>
 
 using namespace std::chrono_literals;
 using lameduck::Deadline;
@@ -66,7 +67,16 @@ TEST_CASE("DrainController") {
     CHECK(controller.wait_for_change({DrainState::draining, 0}, 5s).state == DrainState::flushed);
   }
   SUBCASE("over HTTP: POST needs an id, GET long-polls until the state changes") {
-    const lameduck::test::HttpTestServer agent([&controller](httplib::Server& s) { controller.serve_on(s); });
+    std::promise<void> status_asked;
+    const lameduck::test::HttpTestServer agent([&controller, &status_asked](httplib::Server& s) {
+      controller.serve_on(s);
+      s.set_pre_routing_handler([&status_asked](const auto& request, auto&) {
+        if (request.method == "GET") {
+          status_asked.set_value();
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
+    });
     lameduck::HttpClient client(lameduck::parse_url(agent.url()).value());
     const auto post = [&](lameduck::HttpHeaders headers) {
       return client
@@ -79,8 +89,9 @@ TEST_CASE("DrainController") {
     auto work = controller.begin_work();
     CHECK(post({{"Idempotency-Key", "uid-1"}}).status == 202);
 
-    std::thread finisher([&work] {
-      std::this_thread::sleep_for(100ms);
+    // The work ends once the status request is in: its answer is then held until that change.
+    std::thread finisher([&work, &status_asked] {
+      status_asked.get_future().wait();
       work.reset();
     });
     const auto started = lameduck::Clock::now();
