@@ -108,6 +108,17 @@ CLI::Option* add_url(CLI::App& app, const std::string& name, std::string& target
   return option;
 }
 
+void add_drain_wait_flags(CLI::App& app, std::vector<int>& connections_ports, bool& fail_if_missing) {
+  app.add_option("--connections-port", connections_ports,
+                 "After the flush, wait until no ESTABLISHED connection has this local port (repeatable)")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535).description(""));
+  app.add_option("--if-missing", fail_if_missing, "When the agent has no drain endpoint: ok (exit 0) or fail (exit 1)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"ok", false}, {"fail", true}}).description(""))
+      ->type_name("ok|fail")
+      ->default_str("ok");
+}
+
 void add_logging_options(CLI::App& app, LoggingOptions& options) {
   const std::map<std::string, LogFormat> formats{{"json", LogFormat::json}, {"text", LogFormat::text}};
   const std::map<std::string, LogLevel> levels{

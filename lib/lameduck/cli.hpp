@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace lameduck::cli {
 
@@ -33,6 +34,10 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration& targ
 
 // An http(s) URL flag, checked when parsed so that a bad one exits 2 naming the flag.
 CLI::Option* add_url(CLI::App& app, const std::string& name, std::string& target, const std::string& help);
+
+// The drain flags drain-wait and prestop share: --connections-port (repeatable, 1-65535) and
+// --if-missing ok|fail.
+void add_drain_wait_flags(CLI::App& app, std::vector<int>& connections_ports, bool& fail_if_missing);
 
 void add_logging_options(CLI::App& app, LoggingOptions& options);
 

@@ -3,7 +3,6 @@
 #include "lameduck/cli.hpp"
 #include "lameduck/drain_wait.hpp"
 
-#include <map>
 
 int main(int argc, char* argv[]) {
   using namespace lameduck;
@@ -21,14 +20,7 @@ int main(int argc, char* argv[]) {
   app->add_option("--termination-id", options.termination_id,
                   "Sent as Idempotency-Key; default: POD_UID, else a random id kept in --state-dir")
       ->type_name("ID");
-  app->add_option("--connections-port", options.connections_ports,
-                  "After the flush, wait until no ESTABLISHED connection has this local port (repeatable)")
-      ->type_name("PORT")
-      ->check(CLI::Range(1, 65535).description(""));
-  app->add_option("--if-missing", options.fail_if_missing, "When the agent has no drain endpoint: ok (exit 0) or fail")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"ok", false}, {"fail", true}}).description(""))
-      ->type_name("ok|fail")
-      ->default_str("ok");
+  cli::add_drain_wait_flags(*app, options.connections_ports, options.fail_if_missing);
   app->add_option("--state-dir", options.state_dir, "Where a random termination id is kept between deliveries")
       ->type_name("DIR")
       ->default_str(k_default_state_dir);

@@ -3,7 +3,6 @@
 #include "lameduck/cli.hpp"
 #include "lameduck/prestop.hpp"
 
-#include <map>
 
 int main(int argc, char* argv[]) {
   using namespace lameduck;
@@ -33,15 +32,7 @@ int main(int argc, char* argv[]) {
   cli::add_url(*app, "--status-url", options.status_url, "The agent's drain status; default: the drain URL");
   cli::add_duration(*app, "--poll-interval", options.poll_interval,
                     "How often to ask an agent that ignores the waitMs long-poll");
-  app->add_option("--connections-port", options.connections_ports,
-                  "After the flush, wait until no ESTABLISHED connection has this local port (repeatable)")
-      ->type_name("PORT")
-      ->check(CLI::Range(1, 65535).description(""));
-  app->add_option("--if-missing", options.fail_if_drain_missing,
-                  "When the agent has no drain endpoint: ok or fail")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"ok", false}, {"fail", true}}).description(""))
-      ->type_name("ok|fail")
-      ->default_str("ok");
+  cli::add_drain_wait_flags(*app, options.connections_ports, options.fail_if_drain_missing);
   app->add_option("--termination-id", options.termination_id, "Sent to the agent; default: POD_UID, else a random id")
       ->type_name("ID");
   app->add_option("--termination-log", options.termination_log, "Where the summary goes for kubectl describe")
