@@ -15,6 +15,29 @@ find_path(LAMEDUCK_HTTPLIB_HEADER_DIR httplib.h HINTS ${LAMEDUCK_HTTPLIB_INCLUDE
 if(NOT LAMEDUCK_HTTPLIB_HEADER_DIR)
   message(FATAL_ERROR "httplib.h not found: run ./dev deps, or set LAMEDUCK_HTTPLIB_INCLUDE_DIR")
 endif()
+
+# cpp-httplib 0.11 takes a chunked body followed by trailer fields (RFC 9112 section 7.1.2) for a
+# broken answer, and etcd's JSON gateway sends a trailer with every error it answers. The build
+# uses a copy of the header whose chunked reader skips trailer fields, as cpp-httplib's own
+# does from 0.14 on; a header that already does is used as it is.
+file(READ ${LAMEDUCK_HTTPLIB_HEADER_DIR}/httplib.h httplib_source)
+set(httplib_terminator_check [==[
+    if (!line_reader.getline() || strcmp(line_reader.ptr(), "\r\n"))
+      return false;
+]==])
+set(httplib_trailer_skip [==[
+    // Trailer fields, if any, up to the empty line that ends the message.
+    do {
+      if (!line_reader.getline()) { return false; }
+    } while (strcmp(line_reader.ptr(), "\r\n"));
+]==])
+string(FIND "${httplib_source}" "${httplib_terminator_check}" httplib_check_at)
+if(NOT httplib_check_at EQUAL -1)
+  string(REPLACE "${httplib_terminator_check}" "${httplib_trailer_skip}" httplib_source "${httplib_source}")
+  file(WRITE ${CMAKE_BINARY_DIR}/httplib/httplib.h "${httplib_source}")
+  set(LAMEDUCK_HTTPLIB_HEADER_DIR ${CMAKE_BINARY_DIR}/httplib)
+endif()
+
 add_library(lameduck_httplib INTERFACE)
 target_include_directories(lameduck_httplib SYSTEM INTERFACE ${LAMEDUCK_HTTPLIB_HEADER_DIR})
 target_compile_definitions(lameduck_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT)

@@ -6,9 +6,13 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <arpa/inet.h>
 #include <condition_variable>
 #include <mutex>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using lameduck::Clock;
@@ -26,9 +30,58 @@ HttpClient client_for(const std::string& url, lameduck::HttpClientOptions option
   return HttpClient(parse_url(url).value(), std::move(options));
 }
 
+// Answers one connection with `answer`, byte for byte, for what no HTTP library writes.
+class OneAnswerServer {
+public:
+  explicit OneAnswerServer(std::string answer) : m_fd(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    REQUIRE(::bind(m_fd, reinterpret_cast<sockaddr*>(&address), length) == 0);
+    REQUIRE(::listen(m_fd, 1) == 0);
+    ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&address), &length);
+    m_port = ntohs(address.sin_port);
+    m_thread = std::thread([this, answer = std::move(answer)] {
+      const int connection = ::accept(m_fd, nullptr, nullptr);
+      std::string request;
+      char buffer[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        const auto n = ::read(connection, buffer, sizeof buffer);
+        if (n <= 0) {
+          break;
+        }
+        request.append(buffer, static_cast<std::size_t>(n));
+      }
+      (void)::write(connection, answer.data(), answer.size());
+      ::close(connection);
+    });
+  }
+  ~OneAnswerServer() {
+    m_thread.join();
+    ::close(m_fd);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+
+private:
+  int m_fd;
+  int m_port = 0;
+  std::thread m_thread;
+};
+
 } // namespace
 
 TEST_CASE("HttpClient::send") {
+  SUBCASE("a chunked answer with trailer fields, as etcd's gateway sends its errors") {
+    const OneAnswerServer server("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                                 "Trailer: Grpc-Trailer-Content-Type\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 "a\r\n{\"code\":3}\r\n0\r\nGrpc-Trailer-Content-Type: application/grpc\r\n\r\n");
+    auto client = client_for(server.url());
+    const auto response = client.send({"POST", "/v3/auth/authenticate"}, Deadline::after(2s));
+    REQUIRE(response);
+    CHECK(response->status == 400);
+    CHECK(response->body == R"({"code":3})");
+  }
   SUBCASE("status, headers and body of a plain exchange") {
     HttpTestServer server([](httplib::Server& s) {
       s.Post("/drain", [](const httplib::Request& request, httplib::Response& response) {
