@@ -93,7 +93,9 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration& targ
       ->default_str(format_duration(target));
 }
 
-CLI::Option* add_url(CLI::App& app, const std::string& name, std::string& target, const std::string& help) {
+namespace {
+
+CLI::Validator url_validator() {
   const auto validate = [](const std::string& text) -> std::string {
     if (text.empty()) {
       return {}; // an empty URL turns the feature off
@@ -101,11 +103,22 @@ CLI::Option* add_url(CLI::App& app, const std::string& name, std::string& target
     const auto parsed = parse_url(text);
     return parsed ? std::string{} : parsed.error().message;
   };
-  auto* option = app.add_option(name, target, help)->check(CLI::Validator(validate, "", "url"))->type_name("URL");
+  return CLI::Validator(validate, "", "url");
+}
+
+} // namespace
+
+CLI::Option* add_url(CLI::App& app, const std::string& name, std::string& target, const std::string& help) {
+  auto* option = app.add_option(name, target, help)->check(url_validator())->type_name("URL");
   if (!target.empty()) {
     option->default_str(target);
   }
   return option;
+}
+
+CLI::Option* add_urls(CLI::App& app, const std::string& name, std::vector<std::string>& target,
+                      const std::string& help) {
+  return app.add_option(name, target, help)->check(url_validator())->delimiter(',')->type_name("URL");
 }
 
 void add_drain_wait_flags(CLI::App& app, std::vector<int>& connections_ports, bool& fail_if_missing) {

@@ -35,6 +35,11 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration& targ
 // An http(s) URL flag, checked when parsed so that a bad one exits 2 naming the flag.
 CLI::Option* add_url(CLI::App& app, const std::string& name, std::string& target, const std::string& help);
 
+// A repeatable URL flag; one value may also hold several, comma-separated (as etcdctl's
+// --endpoints, and as LAMEDUCK_<FLAG> can hold them).
+CLI::Option* add_urls(CLI::App& app, const std::string& name, std::vector<std::string>& target,
+                      const std::string& help);
+
 // The drain flags drain-wait and prestop share: --connections-port (repeatable, 1-65535) and
 // --if-missing ok|fail.
 void add_drain_wait_flags(CLI::App& app, std::vector<int>& connections_ports, bool& fail_if_missing);

@@ -61,7 +61,8 @@ template <typename Rep, typename Period> long long whole_ms(std::chrono::duratio
 } // namespace
 
 struct HttpClient::Impl {
-  explicit Impl(const Url& origin) : client(origin.origin()) {}
+  Impl(const Url& origin, const HttpClientOptions& options)
+      : client(origin.origin(), options.client_cert_file, options.client_key_file) {}
 
   httplib::Client client;
 };
@@ -92,7 +93,7 @@ std::string_view http_error_kind_name(HttpErrorKind kind) {
 }
 
 HttpClient::HttpClient(Url origin, HttpClientOptions options)
-    : m_origin(std::move(origin)), m_options(std::move(options)), m_impl(std::make_unique<Impl>(m_origin)) {
+    : m_origin(std::move(origin)), m_options(std::move(options)), m_impl(std::make_unique<Impl>(m_origin, m_options)) {
   auto& client = m_impl->client;
   client.set_keep_alive(m_options.keep_alive);
   client.set_follow_location(false);
@@ -207,7 +208,8 @@ Expected<HttpResponse, HttpError> HttpClient::stream(const HttpRequest& request,
   case httplib::Error::SSLConnection:
     return unexpected(HttpError{HttpErrorKind::tls, "TLS handshake with " + where + " failed"});
   case httplib::Error::SSLLoadingCerts:
-    return unexpected(HttpError{HttpErrorKind::tls, "could not load the CA file \"" + m_options.ca_file + "\""});
+    return unexpected(HttpError{HttpErrorKind::tls, "could not load the CA file \"" + m_options.ca_file +
+                                                        "\" or the client certificate"});
   case httplib::Error::SSLServerVerification:
     return unexpected(HttpError{HttpErrorKind::tls, "the certificate of " + where +
                                                         " is not signed by the trusted CA or does not name " +

@@ -58,6 +58,9 @@ struct HttpClientOptions {
   // For https: the CA bundle that must have signed the server's certificate. Empty means the
   // system store. Verification is never turned off.
   std::string ca_file;
+  // For https peers that ask for a client certificate (etcd with --client-cert-auth).
+  std::string client_cert_file;
+  std::string client_key_file;
   Duration connect_timeout = k_default_connect_timeout;
   std::size_t max_body_bytes = k_default_max_body_bytes;
   std::string user_agent;

@@ -10,7 +10,9 @@ PhasePlan plan_phases(Duration budget, const PrestopOptions& options) {
   Duration left = plan.budget;
   plan.readiness = options.readyz_url.empty() ? Duration::zero() : std::min(k_readiness_budget, left);
   left -= plan.readiness;
-  plan.endpoints = std::min(options.endpoints_timeout.value_or(plan.budget / 2), left);
+  plan.deregister = options.deregistration.configured() ? std::min(options.deregister_timeout, left / 2) : Duration::zero();
+  left -= plan.deregister;
+  plan.endpoints = std::min(options.endpoints_timeout.value_or((plan.budget - plan.deregister) / 2), left);
   left -= plan.endpoints;
   left -= std::min(options.min_delay, left);
   plan.drain = options.drain_url.empty() ? Duration::zero() : left;
@@ -28,6 +30,19 @@ std::string describe_plan(const PhasePlan& plan, const PrestopOptions& options, 
   out += options.readyz_url.empty() ? "skipped (no --readyz-url)\n"
                                     : "up to " + format_duration(plan.readiness) + ": POST " + options.readyz_url +
                                           "/readyz/disable\n";
+
+  if (options.deregistration.configured()) {
+    out += "  1b deregister up to " + format_duration(plan.deregister) + ":";
+    const auto& etcd = options.deregistration.etcd;
+    if (!etcd.endpoints.empty()) {
+      out += " etcd: revoke the lease at " + std::to_string(etcd.lease_keys.size()) + " key(s), delete " +
+             std::to_string(etcd.keys.size()) + " key(s);";
+    }
+    if (!options.deregistration.http.url.empty()) {
+      out += " " + options.deregistration.http.method + " " + options.deregistration.http.url + ";";
+    }
+    out.back() = '\n';
+  }
 
   std::string scope = "every slice in the namespace that lists this pod";
   if (!options.services.empty()) {
@@ -48,7 +63,8 @@ std::string describe_plan(const PhasePlan& plan, const PrestopOptions& options, 
 
   out += "  4 report     summary to stderr, /proc/1/fd/1";
   out += options.termination_log.empty() ? "" : " and " + options.termination_log;
-  out += options.event ? ", and an Event on the pod\n" : "\n";
+  out += options.event ? ", and an Event on the pod" : "";
+  out += options.notify_url.empty() ? "\n" : "; POST it to " + options.notify_url + "\n";
   return out;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 
 // How prestop shares its one budget between the phases, and the --plan text that shows it.
-// The endpoints phase may use half the budget unless --endpoints-timeout says otherwise, so
-// the drain always keeps the rest: losing in-flight work costs more than a late deregistration.
+// Deregistration gets up to --deregister-timeout; the endpoints phase may use half of what is
+// left unless --endpoints-timeout says otherwise, so the drain always keeps the rest: losing
+// in-flight work costs more than a late deregistration.
 
 #include "lameduck/duration.hpp"
 #include "lameduck/prestop_options.hpp"
@@ -17,6 +18,7 @@ inline constexpr Duration k_readiness_budget = std::chrono::seconds{1};
 struct PhasePlan {
   Duration budget{0};    // start to deadline
   Duration readiness{0}; // cap of phase 1
+  Duration deregister{0}; // cap of the deregister phase (zero when no registry is named)
   Duration endpoints{0}; // cap of phase 2's watch, or of its fallback wait
   Duration drain{0};     // what phase 3 keeps at least, when the phases before use their caps
 };

@@ -1,6 +1,8 @@
 #include "lameduck/prestop.hpp"
 
+#include "lameduck/completion_notice.hpp"
 #include "lameduck/delivery_guard.hpp"
+#include "lameduck/deregistration.hpp"
 #include "lameduck/drain_client.hpp"
 #include "lameduck/endpoint_waiter.hpp"
 #include "lameduck/exit_code.hpp"
@@ -23,6 +25,9 @@ constexpr auto k_pod_read_budget = std::chrono::milliseconds{1000};
 // Kept back from the drain for the report: writing it, and the Event when asked for.
 constexpr auto k_report_reserve = std::chrono::milliseconds{50};
 constexpr auto k_event_reserve = std::chrono::milliseconds{500};
+// Kept back for the notification to the control plane: a few attempts of a loopback or
+// in-cluster POST.
+constexpr auto k_notify_reserve = std::chrono::milliseconds{1000};
 
 class Phase {
 public:
@@ -85,14 +90,19 @@ public:
     report.budget = deadline.budget;
     const Deadline& end = deadline.deadline;
     report.phases.push_back(readiness_phase(end.within(plan.readiness)));
+    if (m_options.deregistration.configured()) {
+      report.phases.push_back(deregister_phase(end.within(plan.deregister)));
+    }
     report.phases.push_back(endpoints_phase(end.within(plan.endpoints), end));
-    const auto reserve = m_options.event && m_kube ? k_event_reserve : k_report_reserve;
-    report.phases.push_back(drain_phase(Deadline::at(end.when() - reserve), *id));
+    report.phases.push_back(drain_phase(Deadline::at(end.when() - report_reserve()), *id));
     report.took = Clock::now() - m_started.steady;
 
     write_report(report, {.termination_log = m_options.termination_log, .container_stdout = m_options.container_stdout}, m_logger);
     if (m_options.event) {
       post_event(report, end);
+    }
+    if (!m_options.notify_url.empty()) {
+      notify(report, end);
     }
     if (auto recorded = guard->record(report.to_json(true)); !recorded) {
       m_logger.warn("prestop.unrecorded", recorded.error().message + "; a later delivery will drain again");
@@ -115,6 +125,18 @@ private:
       }
     }
     return termination_deadline(m_started, m_options.grace_period, m_options.margin, deletion);
+  }
+
+  // What the drain leaves for the report phase: the summary, and the calls it makes.
+  Duration report_reserve() const {
+    Duration reserve = k_report_reserve;
+    if (m_options.event && m_kube) {
+      reserve += k_event_reserve;
+    }
+    if (!m_options.notify_url.empty()) {
+      reserve += k_notify_reserve;
+    }
+    return reserve;
   }
 
   int answer_repeated_delivery(const DeliveryGuard& guard) {
@@ -144,6 +166,17 @@ private:
     }
     m_logger.info("phase.done", "readiness off", {{"phase", "readiness"}});
     return phase.end(PhaseOutcome::done, "readiness off");
+  }
+
+  PhaseResult deregister_phase(const Deadline& deadline) {
+    Phase phase("deregister");
+    const DeregistrationResult result = deregister(m_options.deregistration, deadline, m_logger);
+    if (!result.complete) {
+      m_logger.warn("phase.gave_up", result.reason, {{"phase", "deregister"}});
+      return phase.end(PhaseOutcome::gave_up, result.reason, result.details);
+    }
+    m_logger.info("phase.done", result.reason, {{"phase", "deregister"}, {"ms", to_ms(Clock::now() - phase.started())}});
+    return phase.end(PhaseOutcome::done, result.reason, result.details);
   }
 
   PhaseResult endpoints_phase(const Deadline& watch_deadline, const Deadline& deadline) {
@@ -227,6 +260,17 @@ private:
     }
     if (const auto posted = post_pod_event(*m_kube, m_pod, report.complete(), message, deadline); !posted) {
       m_logger.warn("event.failed", posted.error().message);
+    }
+  }
+
+  void notify(const TerminationReport& report, const Deadline& deadline) {
+    const CompletionNotice notice{.url = m_options.notify_url,
+                                  .termination_id = report.termination_id,
+                                  .summary_json = report.to_json(true).dump()};
+    if (const auto sent = send_completion_notice(notice, deadline, m_logger); !sent) {
+      m_logger.warn("notify.failed", sent.error().message);
+    } else {
+      m_logger.info("notify.done", "the control plane has the summary", {{"status", *sent}});
     }
   }
 

@@ -2,6 +2,7 @@
 
 // Everything prestop is told, from flags or LAMEDUCK_<FLAG> (contract §5).
 
+#include "lameduck/deregistration.hpp"
 #include "lameduck/duration.hpp"
 #include "lameduck/pod_identity.hpp"
 
@@ -18,8 +19,10 @@ struct PrestopOptions {
   Duration grace_period = 30s;
   Duration margin = 3s;
   std::string readyz_url = "http://127.0.0.1:7979";
+  DeregistrationOptions deregistration;
+  Duration deregister_timeout = 5s;
   std::vector<std::string> services;
-  std::optional<Duration> endpoints_timeout; // default: half the budget
+  std::optional<Duration> endpoints_timeout; // default: half the budget (after deregistration)
   Duration min_delay = 2s;
   Duration fallback_delay = 10s;
   std::string drain_url;
@@ -31,6 +34,7 @@ struct PrestopOptions {
   std::string termination_log = "/dev/termination-log";
   std::string container_stdout = "/proc/1/fd/1"; // where `kubectl logs` looks; empty: nowhere
   bool event = false;
+  std::string notify_url;
   std::string state_dir = "/tmp/lameduck";
   bool plan = false;
   PodIdentityFlags pod;

@@ -23,8 +23,11 @@ void openssl(std::vector<std::string> arguments, const std::string& dir) {
 TestCertificates make_certificates() {
   std::string pattern = (std::filesystem::temp_directory_path() / "lameduck-tls-XXXXXX").string();
   const std::string dir = ::mkdtemp(pattern.data());
+  // clientAuth too: etcd's JSON gateway connects to its own gRPC port with the server's
+  // certificate when members require client certificates.
   std::ofstream(dir + "/san.ext") << "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n"
-                                     "extendedKeyUsage=serverAuth\n";
+                                     "extendedKeyUsage=serverAuth,clientAuth\n";
+  std::ofstream(dir + "/client.ext") << "extendedKeyUsage=clientAuth\n";
   openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
            "-subj", "/CN=lameduck test CA", "-keyout", "ca.key", "-out", "ca.crt"},
           dir);
@@ -34,7 +37,13 @@ TestCertificates make_certificates() {
   openssl({"x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
            "-extfile", "san.ext", "-out", "server.crt"},
           dir);
-  return {dir + "/ca.crt", dir + "/server.crt", dir + "/server.key"};
+  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=lameduck",
+           "-keyout", "client.key", "-out", "client.csr"},
+          dir);
+  openssl({"x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+           "-extfile", "client.ext", "-out", "client.crt"},
+          dir);
+  return {dir + "/ca.crt", dir + "/server.crt", dir + "/server.key", dir + "/client.crt", dir + "/client.key"};
 }
 
 } // namespace

@@ -57,3 +57,24 @@ TEST_CASE("describe_plan") {
         "  3 drain      at least 10.5s: POST http://127.0.0.1:8080/drain, then wait until the agent reports flushed\n"
         "  4 report     summary to stderr, /proc/1/fd/1 and /dev/termination-log, and an Event on the pod\n");
 }
+
+TEST_CASE("the deregister phase's share") {
+  PrestopOptions options;
+  options.drain_url = "http://127.0.0.1:8080/drain";
+  options.deregistration.etcd = {.endpoints = {"http://etcd:2379"}, .keys = {}, .lease_keys = {"services/agent/a"}};
+  options.deregistration.http.url = "http://127.0.0.1:8500/v1/agent/service/deregister/a";
+  options.notify_url = "http://control-plane/terminations";
+  const auto plan = plan_phases(27s, options);
+  CHECK(plan.deregister == 5s); // --deregister-timeout
+  CHECK(plan.endpoints == 11s); // half of what deregistration leaves
+  CHECK(plan.drain == 8s);      // 27 - 1 - 5 - 11 - 2 (min-delay)
+  const std::string text = describe_plan(plan, options, "grace-period");
+  CHECK(text.find("  1b deregister up to 5s: etcd: revoke the lease at 1 key(s), delete 0 key(s); PUT "
+                  "http://127.0.0.1:8500/v1/agent/service/deregister/a\n") != std::string::npos);
+  CHECK(text.find("; POST it to http://control-plane/terminations\n") != std::string::npos);
+
+  options.deregister_timeout = 60s; // never more than half of the budget
+  CHECK(plan_phases(27s, options).deregister == 13s);
+  options.deregistration = {};
+  CHECK(plan_phases(27s, options).deregister == 0s);
+}

@@ -17,6 +17,29 @@ int main(int argc, char* argv[]) {
                     "The pod's terminationGracePeriodSeconds (the kubelet counts it from deletion)");
   cli::add_duration(*app, "--margin", options.margin, "Kept free before the grace period ends, for SIGTERM handling");
   cli::add_url(*app, "--readyz-url", options.readyz_url, "readyz-toggle's URL; empty skips phase 1");
+  auto& deregistration = options.deregistration;
+  cli::add_duration(*app, "--deregister-timeout", options.deregister_timeout,
+                    "Longest the deregister phase may take (at most half the budget)");
+  cli::add_urls(*app, "--etcd-endpoint", deregistration.etcd.endpoints,
+                "An etcd v3 member to deregister from (repeatable, or comma-separated)");
+  app->add_option("--etcd-key", deregistration.etcd.keys, "An etcd key to delete (repeatable)")->type_name("KEY");
+  app->add_option("--etcd-lease-from-key", deregistration.etcd.lease_keys,
+                  "An etcd key naming the agent's lease (attached to it, or as its value); the lease is revoked, "
+                  "and every key under it goes (repeatable)")
+      ->type_name("KEY");
+  app->add_option("--etcd-ca-file", deregistration.etcd.ca_file, "CA bundle for https etcd members")->type_name("PATH");
+  app->add_option("--etcd-cert-file", deregistration.etcd.cert_file, "Client certificate for etcd")->type_name("PATH");
+  app->add_option("--etcd-key-file", deregistration.etcd.key_file, "Client certificate's key for etcd")->type_name("PATH");
+  app->add_option("--etcd-user", deregistration.etcd.user, "etcd user, when etcd has authentication on")
+      ->type_name("NAME");
+  app->add_option("--etcd-password-file", deregistration.etcd.password_file, "File holding the etcd user's password")
+      ->type_name("PATH");
+  cli::add_url(*app, "--deregister-url", deregistration.http.url,
+               "A registry URL to call on the way out (Consul: /v1/agent/service/deregister/ID); 2xx or 404 is done");
+  app->add_option("--deregister-method", deregistration.http.method, "The method for --deregister-url")
+      ->check(CLI::IsMember({"PUT", "POST", "DELETE", "GET", "PATCH"}))
+      ->default_str(deregistration.http.method)
+      ->type_name("METHOD");
   app->add_option("--service", options.services, "A Service whose EndpointSlices to watch (repeatable); "
                                                  "none: every slice listing this pod")
       ->type_name("NAME");
@@ -43,6 +66,8 @@ int main(int argc, char* argv[]) {
       ->type_name("PATH")
       ->default_str(options.container_stdout);
   app->add_flag("--event", options.event, "Also post a Kubernetes Event on the pod");
+  cli::add_url(*app, "--notify-url", options.notify_url,
+               "POST the summary here at the end (Idempotency-Key: the termination id), retried until the deadline");
   app->add_option("--state-dir", options.state_dir, "Lock and result of this termination, shared by deliveries")
       ->type_name("DIR")
       ->default_str(options.state_dir);

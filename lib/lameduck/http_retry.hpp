@@ -1,0 +1,31 @@
+#pragma once
+
+// One HTTP request, sent again until it gets an answer worth keeping or the deadline passes:
+// for calls to other systems whose failure is usually brief (a registry restarting, a control
+// plane behind a load balancer). Each attempt is bounded on its own, so one hung peer costs
+// one attempt, not the whole budget.
+
+#include "lameduck/http_client.hpp"
+#include "lameduck/log.hpp"
+
+#include <chrono>
+
+namespace lameduck {
+
+struct RetryPolicy {
+  Duration attempt_timeout = std::chrono::seconds{2};
+  Duration first_backoff = std::chrono::milliseconds{100};
+  Duration max_backoff = std::chrono::seconds{1};
+};
+
+// Worth another attempt: 408, 429 and 5xx answers (a transport error always is).
+bool is_retryable_status(int status);
+
+// The last answer when it is not retryable or the deadline came after it; the last transport
+// error otherwise. Retry-After (seconds) stretches the pause before the next attempt. Each
+// retry is logged at debug level under `event`.
+Expected<HttpResponse, HttpError> send_with_retries(HttpClient& client, const HttpRequest& request,
+                                                    const Deadline& deadline, const RetryPolicy& policy,
+                                                    const Logger& logger, std::string_view event);
+
+} // namespace lameduck

@@ -1,0 +1,71 @@
+// What the etcd client makes of what its members say; the calls themselves are tested against
+// a real etcd in tests/integration/test_deregistration.cpp.
+
+#include "lameduck/etcd_client.hpp"
+
+#include "support/http_test_server.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace std::chrono_literals;
+using lameduck::Deadline;
+using lameduck::test::HttpTestServer;
+
+namespace {
+
+const lameduck::Logger k_quiet("prestop", lameduck::LogFormat::json, lameduck::LogLevel::error,
+                               [](std::string_view) {});
+
+} // namespace
+
+TEST_CASE("lease ids as etcd and etcdctl write them") {
+  CHECK(lameduck::parse_lease_id("7587874113462009093") == 7587874113462009093);
+  CHECK(lameduck::parse_lease_id("694d7b7b8f5c0a2e") == 0x694d7b7b8f5c0a2e);
+  CHECK(lameduck::parse_lease_id("0x10") == 16);
+  CHECK_FALSE(lameduck::parse_lease_id(""));
+  CHECK_FALSE(lameduck::parse_lease_id("0"));
+  CHECK_FALSE(lameduck::parse_lease_id("10.0.0.7:8080"));
+  CHECK_FALSE(lameduck::parse_lease_id("ffffffffffffffff")); // beyond int64
+}
+
+TEST_CASE("the etcd client against members that misbehave") {
+  std::string range_answer;
+  int range_status = 200;
+  HttpTestServer member([&](httplib::Server& server) {
+    server.Post("/v3/kv/range", [&](const httplib::Request&, httplib::Response& response) {
+      response.status = range_status;
+      response.set_content(range_answer, "application/json");
+    });
+  });
+  lameduck::EtcdClient etcd({.endpoints = {lameduck::parse_url(member.url()).value()}}, k_quiet);
+
+  SUBCASE("a key attached to a lease names that lease") {
+    range_answer = R"({"kvs":[{"key":"a2V5","value":"MTAuMC4wLjc=","lease":"42"}],"count":"1"})";
+    CHECK(etcd.lease_at("key", Deadline::after(2s)).value() == 42);
+  }
+  SUBCASE("a key without a lease names it in its value") {
+    range_answer = R"({"kvs":[{"key":"a2V5","value":"Njk0ZDdiN2I4ZjVjMGEyZQ=="}]})"; // "694d7b7b8f5c0a2e"
+    CHECK(etcd.lease_at("key", Deadline::after(2s)).value() == 0x694d7b7b8f5c0a2e);
+  }
+  SUBCASE("a key that is gone names no lease") {
+    range_answer = R"({"header":{"revision":"7"}})";
+    CHECK_FALSE(etcd.lease_at("key", Deadline::after(2s)).value().has_value());
+  }
+  SUBCASE("a value that is no lease id is an error naming the key") {
+    range_answer = R"({"kvs":[{"key":"a2V5","value":"MTAuMC4wLjc="}]})"; // "10.0.0.7"
+    const auto lease = etcd.lease_at("key", Deadline::after(2s));
+    REQUIRE_FALSE(lease);
+    CHECK(lease.error().message.find("\"key\"") != std::string::npos);
+  }
+  SUBCASE("garbage is an error, not a crash") {
+    range_answer = "{\"kvs\":[{\"lease\":";
+    CHECK_FALSE(etcd.lease_at("key", Deadline::after(2s)));
+    range_answer = R"({"kvs":"no"})";
+    CHECK_FALSE(etcd.lease_at("key", Deadline::after(2s)).value().has_value());
+  }
+  SUBCASE("a 404 that is not etcd's NotFound is not taken for a deleted key") {
+    range_status = 404;
+    range_answer = "404 page not found";
+    CHECK_FALSE(etcd.lease_at("key", Deadline::after(2s)));
+  }
+}
