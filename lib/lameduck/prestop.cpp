@@ -29,6 +29,18 @@ constexpr auto k_event_reserve = std::chrono::milliseconds{500};
 // in-cluster POST.
 constexpr auto k_notify_reserve = std::chrono::milliseconds{1000};
 
+// The names these flags give to other systems are per pod ("services/agents/$(POD_NAME)"), and
+// the kubelet expands no $(VAR) in a hook's command.
+DeregistrationOptions expand_references_in(DeregistrationOptions options, const Environment& environment) {
+  for (auto* names : {&options.etcd.keys, &options.etcd.lease_keys}) {
+    for (auto& name : *names) {
+      name = expand_references(name, environment);
+    }
+  }
+  options.http.url = expand_references(options.http.url, environment);
+  return options;
+}
+
 class Phase {
 public:
   explicit Phase(std::string name) : m_started(Clock::now()) { m_result.phase = std::move(name); }
@@ -51,7 +63,9 @@ public:
   Prestop(const PrestopOptions& options, const Environment& environment, const Logger& logger,
           const TerminationClocks& started)
       : m_options(options), m_logger(logger), m_started(started),
-        m_pod(resolve_pod_identity(options.pod, environment)) {
+        m_pod(resolve_pod_identity(options.pod, environment)),
+        m_deregistration(expand_references_in(options.deregistration, environment)),
+        m_notify_url(expand_references(options.notify_url, environment)) {
     auto config = resolve_kube_config({options.kube_api, options.kube_token_file, options.kube_ca_file}, environment);
     if (config) {
       m_kube = std::make_unique<KubeClient>(*config, logger);
@@ -90,7 +104,7 @@ public:
     report.budget = deadline.budget;
     const Deadline& end = deadline.deadline;
     report.phases.push_back(readiness_phase(end.within(plan.readiness)));
-    if (m_options.deregistration.configured()) {
+    if (m_deregistration.configured()) {
       report.phases.push_back(deregister_phase(end.within(plan.deregister)));
     }
     report.phases.push_back(endpoints_phase(end.within(plan.endpoints), end));
@@ -101,7 +115,7 @@ public:
     if (m_options.event) {
       post_event(report, end);
     }
-    if (!m_options.notify_url.empty()) {
+    if (!m_notify_url.empty()) {
       notify(report, end);
     }
     if (auto recorded = guard->record(report.to_json(true)); !recorded) {
@@ -133,7 +147,7 @@ private:
     if (m_options.event && m_kube) {
       reserve += k_event_reserve;
     }
-    if (!m_options.notify_url.empty()) {
+    if (!m_notify_url.empty()) {
       reserve += k_notify_reserve;
     }
     return reserve;
@@ -170,7 +184,7 @@ private:
 
   PhaseResult deregister_phase(const Deadline& deadline) {
     Phase phase("deregister");
-    const DeregistrationResult result = deregister(m_options.deregistration, deadline, m_logger);
+    const DeregistrationResult result = deregister(m_deregistration, deadline, m_logger);
     if (!result.complete) {
       m_logger.warn("phase.gave_up", result.reason, {{"phase", "deregister"}});
       return phase.end(PhaseOutcome::gave_up, result.reason, result.details);
@@ -264,7 +278,7 @@ private:
   }
 
   void notify(const TerminationReport& report, const Deadline& deadline) {
-    const CompletionNotice notice{.url = m_options.notify_url,
+    const CompletionNotice notice{.url = m_notify_url,
                                   .termination_id = report.termination_id,
                                   .summary_json = report.to_json(true).dump()};
     if (const auto sent = send_completion_notice(notice, deadline, m_logger); !sent) {
@@ -278,6 +292,8 @@ private:
   const Logger& m_logger;
   TerminationClocks m_started;
   PodIdentity m_pod;
+  DeregistrationOptions m_deregistration;
+  std::string m_notify_url;
   std::unique_ptr<KubeClient> m_kube;
   std::string m_no_api_reason;
 };

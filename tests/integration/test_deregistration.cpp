@@ -37,7 +37,8 @@ struct Delivery {
                                   "--state-dir", m_dir.file("state-" + m_id), "--termination-log",
                                   m_dir.file("log-" + m_id), "--container-stdout", ""};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    return lameduck::test::run_process(argv, {.environment = {{"KUBERNETES_SERVICE_HOST", ""}},
+    return lameduck::test::run_process(argv, {.environment = {{"KUBERNETES_SERVICE_HOST", ""},
+                                                              {"POD_NAME", "ledger-agent-7d9c5"}},
                                               .working_directory = {}, .stdin_text = {}});
   }
 
@@ -74,7 +75,8 @@ TEST_CASE("deregistering from a real etcd") {
     etcd.put(std::string(k_registration) + "/capabilities", "summarise,translate", lease);
 
     const Delivery first(dir, "uid-1");
-    const auto run = first.run({"--etcd-endpoint", etcd.url(), "--etcd-lease-from-key", k_registration});
+    // As in a pod spec, where the kubelet expands no $(VAR) in a hook's command.
+    const auto run = first.run({"--etcd-endpoint", etcd.url(), "--etcd-lease-from-key", "services/agent/$(POD_NAME)"});
     INFO(run.stderr_text);
     const auto phase = first.phase("deregister");
     CHECK(phase.at("outcome") == "done");
@@ -170,7 +172,7 @@ TEST_CASE("deregistering over HTTP and telling a control plane") {
   });
 
   const Delivery delivery(dir, "uid-1");
-  const auto run = delivery.run({"--deregister-url", consul.url("/v1/agent/service/deregister/ledger-agent-7d9c5"),
+  const auto run = delivery.run({"--deregister-url", consul.url("/v1/agent/service/deregister/$(POD_NAME)"),
                                  "--notify-url", consul.url("/terminations")});
   INFO(run.stderr_text);
   CHECK(delivery.phase("deregister").at("outcome") == "done");
