@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
@@ -18,8 +19,9 @@ inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
 }
 
 // An invariant broken: abort, so that libFuzzer and the replay both report the input.
-inline void require(bool condition) {
+inline void require(bool condition, int line = __builtin_LINE()) {
   if (!condition) {
+    std::fprintf(stderr, "fuzz invariant broken at line %d\n", line);
     std::abort();
   }
 }

@@ -1,0 +1,80 @@
+// readyz-toggle's server as the kubelet, prestop and any other peer reach it: each input is
+// sent as raw bytes over a real loopback connection (any method, path, headers, body, or
+// none of these) that is then closed, and afterwards the probe must still get its answer.
+// Never a crash, a hang or a probe left unanswered.
+
+#include "fuzz_target.hpp"
+#include "lameduck/readiness_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+const lameduck::Logger k_quiet("readyz-toggle", lameduck::LogFormat::json, lameduck::LogLevel::error,
+                               [](std::string_view) {});
+
+int server_port() {
+  static const int port = [] {
+    static lameduck::ReadinessServer server({.listen = "127.0.0.1:0"}, k_quiet);
+    const auto bound = server.bind();
+    lameduck::fuzz::require(bound.has_value());
+    std::thread([] { server.serve(); }).detach();
+    return bound->port;
+  }();
+  return port;
+}
+
+int connect_to_server() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(server_port()));
+  lameduck::fuzz::require(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  return fd;
+}
+
+void send_all(int fd, std::string_view bytes) {
+  for (std::size_t sent = 0; sent < bytes.size();) {
+    const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      return; // the server may close early on a bad request
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+// The status line of the answer to a probe; a server that has not answered within 2 s hangs.
+std::string probe() {
+  const int fd = connect_to_server();
+  send_all(fd, "GET /readyz HTTP/1.1\r\nHost: pod\r\nUser-Agent: kube-probe/1.32\r\nConnection: close\r\n\r\n");
+  std::string answer;
+  char buffer[4096];
+  pollfd readable{fd, POLLIN, 0};
+  while (answer.find("\r\n") == std::string::npos) {
+    lameduck::fuzz::require(::poll(&readable, 1, 2000) == 1);
+    const auto n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) {
+      break;
+    }
+    answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return answer.substr(0, answer.find("\r\n"));
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const int fd = connect_to_server();
+  send_all(fd, lameduck::fuzz::as_text(data, size));
+  ::close(fd);
+  const std::string status = probe();
+  lameduck::fuzz::require(status == "HTTP/1.1 200 OK" || status == "HTTP/1.1 503 Service Unavailable");
+  return 0;
+}
