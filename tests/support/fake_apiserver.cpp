@@ -155,6 +155,8 @@ struct FakeApiServer::State {
   std::map<std::string, std::set<std::string>> tokens;
   std::map<std::string, std::deque<PendingFault>> faults;
   std::map<std::string, int> requests;
+  int open_watches = 0;
+  int peak_watches = 0;
   Duration bookmark_interval{0};
   std::vector<std::thread> controllers;
   std::function<void(const std::string&)> watch_hook;
@@ -382,6 +384,10 @@ struct FakeApiServer::State {
         fault ? std::optional<ApiFault>(fault->fault) : std::optional<ApiFault>();
     auto last_bookmark = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
 
+    {
+      const std::lock_guard lock(mutex);
+      peak_watches = std::max(peak_watches, ++open_watches);
+    }
     response.set_chunked_content_provider(
         "application/json",
         [this, resource, namespace_name, selector, bookmarks, ends_at, cursor, opening, stream_fault, kind,
@@ -488,6 +494,10 @@ struct FakeApiServer::State {
             sink.done();
           }
           return true;
+        },
+        [this](bool) {
+          const std::lock_guard lock(mutex);
+          --open_watches;
         });
   }
 
@@ -634,7 +644,8 @@ FakeApiServer::FakeApiServer() : m_state(std::make_unique<State>()) {
   (void)write_file_atomically(state.token_file, std::string(k_token) + "\n");
   state.tokens[k_token] = {"*"};
 
-  state.server.new_task_queue = [] { return new httplib::ThreadPool(32); };
+  // Every open watch holds a thread: enough for a rollout's worth of concurrent prestops.
+  state.server.new_task_queue = [] { return new httplib::ThreadPool(128); };
   state.server.set_idle_interval(0, 0);
   // As Go's net/http does: watch events are small writes that must not wait for an ACK.
   state.server.set_tcp_nodelay(true);
@@ -804,6 +815,11 @@ void FakeApiServer::inject(const std::string& verb, ApiFault fault, int times, i
   for (int i = 0; i < times; ++i) {
     m_state->faults[verb].push_back({fault, retry_after_seconds});
   }
+}
+
+int FakeApiServer::peak_watches() const {
+  const std::lock_guard lock(m_state->mutex);
+  return m_state->peak_watches;
 }
 
 int FakeApiServer::requests(const std::string& verb) const {

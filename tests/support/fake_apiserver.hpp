@@ -77,6 +77,8 @@ public:
   void inject(const std::string& verb, ApiFault fault, int times = 1, int retry_after_seconds = 1);
   // Requests served so far, by verb.
   int requests(const std::string& verb) const;
+  // The most watches that were open at the same time.
+  int peak_watches() const;
   // Sends BOOKMARK events this often on watches that asked for them (0: only at the end).
   void set_bookmark_interval(Duration interval);
 
