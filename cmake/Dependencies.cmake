@@ -40,7 +40,9 @@ endif()
 
 add_library(lameduck_httplib INTERFACE)
 target_include_directories(lameduck_httplib SYSTEM INTERFACE ${LAMEDUCK_HTTPLIB_HEADER_DIR})
-target_compile_definitions(lameduck_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT)
+# cpp-httplib listens with a backlog of 5: a burst of connections beyond it (probes from a busy
+# kubelet, a rollout's prestops against the test API server) waits out a SYN retransmit, 1 s.
+target_compile_definitions(lameduck_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT CPPHTTPLIB_LISTEN_BACKLOG=128)
 target_link_libraries(lameduck_httplib INTERFACE OpenSSL::SSL OpenSSL::Crypto Threads::Threads ${CMAKE_DL_LIBS})
 
 if(LAMEDUCK_BUILD_TESTS)
