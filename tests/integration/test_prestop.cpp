@@ -157,7 +157,9 @@ TEST_CASE("prestop --plan and bad input") {
   CHECK(plan.stdout_text.find("deadline 42s after start") != std::string::npos);
   for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
            {"--grace-period", "soon"}, {"--margin", "-1s"}, {"--readyz-url", "nope"}, {"--endpoints-timeout", "x"},
-           {"--connections-port", "0"}, {"--if-missing", "maybe"}, {"--kube-api", "ftp://x"}}) {
+           {"--connections-port", "0"}, {"--if-missing", "maybe"}, {"--kube-api", "ftp://x"},
+           {"--etcd-endpoint", "ftp://x"}, {"--deregister-method", "FOO"}, {"--deregister-url", "nope"},
+           {"--notify-url", "nope"}, {"--deregister-timeout", "x"}}) {
     CAPTURE(flag);
     const auto result = run_process({tool_path("prestop"), flag, value});
     CHECK(result.exit_code == 2);
