@@ -92,6 +92,32 @@ terminationGracePeriodSeconds (see lameduck.terminationGracePeriodSeconds).
 {{- if $p.events }}
 - "--event"
 {{- end }}
+{{- with $p.notifyUrl }}
+- {{ printf "--notify-url=%s" . | quote }}
+{{- end }}
+{{- $d := $p.deregister | default dict }}
+{{- $etcd := $d.etcd | default dict }}
+{{- if or $etcd.endpoints $d.url }}
+- {{ printf "--deregister-timeout=%s" ($d.timeout | default "5s") | quote }}
+{{- end }}
+{{- range $etcd.endpoints }}
+- {{ printf "--etcd-endpoint=%s" . | quote }}
+{{- end }}
+{{- range $etcd.keys }}
+- {{ printf "--etcd-key=%s" . | quote }}
+{{- end }}
+{{- range $etcd.leaseFromKeys }}
+- {{ printf "--etcd-lease-from-key=%s" . | quote }}
+{{- end }}
+{{- range $flag, $value := dict "--etcd-ca-file" $etcd.caFile "--etcd-cert-file" $etcd.certFile "--etcd-key-file" $etcd.keyFile "--etcd-user" $etcd.user "--etcd-password-file" $etcd.passwordFile }}
+{{- with $value }}
+- {{ printf "%s=%s" $flag . | quote }}
+{{- end }}
+{{- end }}
+{{- with $d.url }}
+- {{ printf "--deregister-url=%s" . | quote }}
+- {{ printf "--deregister-method=%s" ($d.method | default "PUT") | quote }}
+{{- end }}
 {{- range $p.extraArgs }}
 - {{ . | quote }}
 {{- end }}
