@@ -5,8 +5,6 @@
 
 namespace lameduck {
 
-namespace {
-
 std::optional<Duration> retry_after(const HttpResponse& response) {
   const std::string text = response.header("Retry-After");
   int seconds = 0;
@@ -16,8 +14,6 @@ std::optional<Duration> retry_after(const HttpResponse& response) {
   }
   return std::chrono::seconds{seconds};
 }
-
-} // namespace
 
 bool is_retryable_status(int status) {
   return status == 408 || status == 429 || status >= 500;

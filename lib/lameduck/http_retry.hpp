@@ -9,6 +9,7 @@
 #include "lameduck/log.hpp"
 
 #include <chrono>
+#include <optional>
 
 namespace lameduck {
 
@@ -17,6 +18,10 @@ struct RetryPolicy {
   Duration first_backoff = std::chrono::milliseconds{100};
   Duration max_backoff = std::chrono::seconds{1};
 };
+
+// Retry-After in seconds, as the apiserver and most registries send it; nothing when absent or
+// not a number (the HTTP-date form is not used by anything lameduck talks to).
+std::optional<Duration> retry_after(const HttpResponse& response);
 
 // Worth another attempt: 408, 429 and 5xx answers (a transport error always is).
 bool is_retryable_status(int status);

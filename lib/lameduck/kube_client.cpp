@@ -1,7 +1,8 @@
 #include "lameduck/kube_client.hpp"
 
+#include "lameduck/http_retry.hpp"
+
 #include <cctype>
-#include <charconv>
 #include <random>
 
 namespace lameduck {
@@ -26,17 +27,6 @@ std::string status_message(const std::string& body) {
     text.pop_back();
   }
   return text;
-}
-
-// Retry-After in seconds, as the apiserver sends it; nothing when absent or not a number.
-std::optional<Duration> retry_after(const HttpResponse& response) {
-  const std::string text = response.header("Retry-After");
-  int seconds = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || seconds < 0) {
-    return std::nullopt;
-  }
-  return std::chrono::seconds{seconds};
 }
 
 Duration with_jitter(Duration wait) {
