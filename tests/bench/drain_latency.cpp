@@ -7,6 +7,7 @@
 #include "lameduck/drain_controller.hpp"
 #include "support/http_test_server.hpp"
 #include "support/process.hpp"
+#include "support/quiet_logger.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -22,10 +23,9 @@ using lameduck::Clock;
 using lameduck::Deadline;
 using lameduck::DrainController;
 using lameduck::DrainState;
+using lameduck::test::k_quiet;
 
 namespace {
-
-const lameduck::Logger k_quiet("agent", lameduck::LogFormat::json, lameduck::LogLevel::error, [](std::string_view) {});
 
 struct Summary {
   double mean_ms = 0;

@@ -11,6 +11,7 @@
 #include "lameduck/endpoint_waiter.hpp"
 #include "support/fake_apiserver.hpp"
 #include "support/kube_fixtures.hpp"
+#include "support/quiet_logger.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -27,10 +28,22 @@ using lameduck::test::endpoint_entry;
 using lameduck::test::FakeApiServer;
 using lameduck::test::k_pod_uid;
 using lameduck::test::slice_object;
+using lameduck::test::k_quiet;
 
 namespace {
 
-const lameduck::Logger k_quiet("prestop", lameduck::LogFormat::json, lameduck::LogLevel::error, [](std::string_view) {});
+// Spins until the API server has received `count` WATCH requests: the change must come after
+// the watches are open, and spinning keeps the measured reaction free of wake-up delays.
+void wait_for_watches(const FakeApiServer& api, int count) {
+  const auto deadline = Deadline::after(30s);
+  while (api.requests("watch") < count) {
+    if (deadline.expired()) {
+      std::fprintf(stderr, "only %d of %d watches opened within 30 s\n", api.requests("watch"), count);
+      std::exit(1);
+    }
+    std::this_thread::yield();
+  }
+}
 
 struct Run {
   double reaction_ms;
@@ -54,9 +67,7 @@ Run one_wait(int slices, int endpoints_per_slice) {
     return lameduck::wait_until_endpoint_not_ready(client, {lameduck::test::k_namespace, {"svc"}, {k_pod_uid, {}}},
                                                    Deadline::after(30s), k_quiet);
   });
-  while (api.requests("watch") < 1) {
-    std::this_thread::yield();
-  }
+  wait_for_watches(api, 1);
   const auto changed_at = Clock::now();
   api.set_pod_endpoints(k_pod_uid, false, true, true);
   const auto result = waiting.get();
@@ -123,9 +134,7 @@ nlohmann::json rollout(int pods, int at_once) {
         return std::pair{client.requests(), client.bytes_read()};
       }));
     }
-    while (api.requests("watch") < watches_before + (last - first)) {
-      std::this_thread::yield();
-    }
+    wait_for_watches(api, watches_before + (last - first));
     for (int n = first; n < last; ++n) {
       api.set_pod_endpoints("pod-" + std::to_string(n), false, true, true);
     }

@@ -19,14 +19,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <netinet/in.h>
 #include <regex>
-#include <sys/socket.h>
-#include <thread>
 #include <unistd.h>
 
 using namespace std::chrono_literals;
@@ -107,7 +103,7 @@ class Nginx {
 public:
   Nginx() : m_port(test::closed_port()) {
     std::ofstream(m_dir.file("nginx.conf"))
-        << "daemon off; worker_processes 1; pid " << m_dir.file("nginx.pid") << "; error_log stderr error;\n"
+        << "daemon off; worker_processes 1; pid " << m_dir.file("nginx.pid") << "; error_log stderr notice;\n"
         << "events { worker_connections 1024; }\n"
         << "http { access_log off; client_body_temp_path " << m_dir.file("body") << "; proxy_temp_path "
         << m_dir.file("proxy") << "; fastcgi_temp_path " << m_dir.file("fastcgi") << "; uwsgi_temp_path "
@@ -115,22 +111,10 @@ public:
         << "  server { listen 127.0.0.1:" << m_port << "; location /readyz { return 200 \"ok\\n\"; } } }\n";
     m_process = std::make_unique<test::Process>(
         std::vector<std::string>{"/usr/sbin/nginx", "-e", "stderr", "-p", m_dir.path().string(), "-c", m_dir.file("nginx.conf")});
-    const auto answers = [this] {
-      try {
-        return test::raw_http_status(test::raw_http_exchange(
-                   "127.0.0.1", m_port, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                   Deadline::after(1s))) == 200;
-      } catch (const std::exception&) {
-        return false; // not listening yet
-      }
-    };
-    const auto deadline = Deadline::after(10s);
-    while (!answers()) {
-      if (deadline.expired()) {
-        std::fprintf(stderr, "nginx did not answer: %s\n", m_process->stderr_text().c_str());
-        std::exit(1);
-      }
-      std::this_thread::sleep_for(10ms);
+    // The master process binds before it starts its worker, which then accepts.
+    if (!m_process->wait_for_stderr_containing("start worker process", Deadline::after(10s))) {
+      std::fprintf(stderr, "nginx did not start: %s\n", m_process->stderr_text().c_str());
+      std::exit(1);
     }
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port) + "/readyz"; }
@@ -145,22 +129,14 @@ private:
 double start_up_ms(const std::function<std::vector<std::string>(int port)>& command, int runs) {
   std::vector<double> samples;
   for (int i = 0; i < runs; ++i) {
-    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    ::bind(listener, reinterpret_cast<sockaddr*>(&address), length);
-    ::listen(listener, 1);
-    ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    const test::LoopbackListener listener;
     const auto started = Clock::now();
-    test::Process child(command(ntohs(address.sin_port)));
-    const int connection = ::accept(listener, nullptr, nullptr);
+    test::Process child(command(listener.port()));
+    const int connection = listener.accept(Deadline::after(5s));
     char byte = 0;
     (void)::read(connection, &byte, 1);
     samples.push_back(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
     ::close(connection);
-    ::close(listener);
     child.finish(5s);
   }
   std::sort(samples.begin(), samples.end());
@@ -182,11 +158,17 @@ int main(int argc, char* argv[]) {
 
   test::ReadyzProcess readyz;
   const pid_t pid = readyz.process().pid();
-  std::this_thread::sleep_for(500ms); // past start-up
+  // Serving (it answers the kubelet's first probe), then left alone for 10 s, which it must
+  // survive without a wake-up.
+  test::raw_http_exchange("127.0.0.1", readyz.port(), "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                          Deadline::after(1s));
   const long long idle_rss = proc_status(pid, "VmRSS");
   const long long ticks_before = cpu_ticks(pid);
   const long long switches_before = context_switches(pid);
-  std::this_thread::sleep_for(10s);
+  if (readyz.process().wait_exit(Deadline::after(10s))) {
+    std::fprintf(stderr, "readyz-toggle exited while idle: %s\n", readyz.process().stderr_text().c_str());
+    return 1;
+  }
   const long long idle_ticks = cpu_ticks(pid) - ticks_before;
   const long long idle_switches = context_switches(pid) - switches_before;
 

@@ -12,16 +12,48 @@
 
 namespace lameduck::test {
 
-int closed_port() {
+namespace {
+
+// A TCP socket bound to a free loopback port; returns the descriptor and sets `port`.
+int bind_free_loopback_port(int& port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    throw std::runtime_error(std::string("cannot bind a loopback port: ") + std::strerror(errno));
+  }
+  port = ntohs(address.sin_port);
+  return fd;
+}
+
+} // namespace
+
+int closed_port() {
+  int port = 0;
+  ::close(bind_free_loopback_port(port));
+  return port;
+}
+
+LoopbackListener::LoopbackListener() : m_fd(bind_free_loopback_port(m_port)) {
+  if (::listen(m_fd, 16) != 0) {
+    throw std::runtime_error(std::string("cannot listen: ") + std::strerror(errno));
+  }
+}
+
+LoopbackListener::~LoopbackListener() {
+  ::close(m_fd);
+}
+
+int LoopbackListener::accept(const Deadline& deadline) const {
+  pollfd readable{m_fd, POLLIN, 0};
+  const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.remaining()).count();
+  if (::poll(&readable, 1, static_cast<int>(wait_ms)) != 1) {
+    throw std::runtime_error("no connection to port " + std::to_string(m_port) + " before the deadline");
+  }
+  return ::accept(m_fd, nullptr, nullptr);
 }
 
 std::optional<std::string> non_loopback_ipv4() {

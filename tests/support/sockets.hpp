@@ -17,6 +17,24 @@ int closed_port();
 // An IPv4 address of this machine that is not loopback, to be a "remote" peer from.
 std::optional<std::string> non_loopback_ipv4();
 
+// A listening socket on a free loopback port, for tests that must see a connection arrive
+// (or answer it byte for byte) below any HTTP library.
+class LoopbackListener {
+public:
+  LoopbackListener();
+  ~LoopbackListener();
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+
+  int port() const { return m_port; }
+  // The next connection's descriptor (the caller closes it). Throws at the deadline.
+  int accept(const Deadline& deadline) const;
+
+private:
+  int m_port = 0; // before m_fd, which is bound (and sets it) when constructed
+  int m_fd = -1;
+};
+
 class TcpConnection {
 public:
   // Connects to host:port (IPv4 or IPv6 literal), from `source` when given. Throws on failure.

@@ -20,6 +20,16 @@ void openssl(std::vector<std::string> arguments, const std::string& dir) {
   }
 }
 
+// NAME.key and NAME.crt for `subject`, signed by the CA in `dir`, with the extensions file.
+void issue(const std::string& name, const std::string& subject, const std::string& extensions, const std::string& dir) {
+  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject, "-keyout",
+           name + ".key", "-out", name + ".csr"},
+          dir);
+  openssl({"x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+           "-extfile", extensions, "-out", name + ".crt"},
+          dir);
+}
+
 TestCertificates make_certificates() {
   std::string pattern = (std::filesystem::temp_directory_path() / "lameduck-tls-XXXXXX").string();
   const std::string dir = ::mkdtemp(pattern.data());
@@ -31,18 +41,8 @@ TestCertificates make_certificates() {
   openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
            "-subj", "/CN=lameduck test CA", "-keyout", "ca.key", "-out", "ca.crt"},
           dir);
-  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=kube-apiserver",
-           "-keyout", "server.key", "-out", "server.csr"},
-          dir);
-  openssl({"x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-           "-extfile", "san.ext", "-out", "server.crt"},
-          dir);
-  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=lameduck",
-           "-keyout", "client.key", "-out", "client.csr"},
-          dir);
-  openssl({"x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-           "-extfile", "client.ext", "-out", "client.crt"},
-          dir);
+  issue("server", "/CN=kube-apiserver", "san.ext", dir);
+  issue("client", "/CN=lameduck", "client.ext", dir);
   return {dir + "/ca.crt", dir + "/server.crt", dir + "/server.key", dir + "/client.crt", dir + "/client.key"};
 }
 

@@ -1,6 +1,7 @@
 #include "lameduck/completion_notice.hpp"
 
 #include "support/http_test_server.hpp"
+#include "support/quiet_logger.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,13 +12,7 @@ using namespace std::chrono_literals;
 using lameduck::Clock;
 using lameduck::Deadline;
 using lameduck::test::HttpTestServer;
-
-namespace {
-
-const lameduck::Logger k_quiet("prestop", lameduck::LogFormat::json, lameduck::LogLevel::error,
-                               [](std::string_view) {});
-
-} // namespace
+using lameduck::test::k_quiet;
 
 TEST_CASE("the completion notice to a control plane") {
   std::atomic<int> requests{0};

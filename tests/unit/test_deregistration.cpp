@@ -6,6 +6,7 @@
 
 #include "support/http_test_server.hpp"
 #include "support/sockets.hpp"
+#include "support/quiet_logger.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,11 +17,9 @@ using namespace std::chrono_literals;
 using lameduck::Clock;
 using lameduck::Deadline;
 using lameduck::test::HttpTestServer;
+using lameduck::test::k_quiet;
 
 namespace {
-
-const lameduck::Logger k_quiet("prestop", lameduck::LogFormat::json, lameduck::LogLevel::error,
-                               [](std::string_view) {});
 
 lameduck::DeregistrationResult deregister_at(const std::string& url, lameduck::Duration budget = 3s,
                                              const std::string& method = "PUT") {

@@ -3,6 +3,7 @@
 #include "lameduck/drain_controller.hpp"
 #include "support/http_test_server.hpp"
 #include "support/sockets.hpp"
+#include "support/quiet_logger.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,11 +16,9 @@ using lameduck::Deadline;
 using lameduck::DrainClientOptions;
 using lameduck::DrainOutcome;
 using lameduck::test::HttpTestServer;
+using lameduck::test::k_quiet;
 
 namespace {
-
-const lameduck::Logger k_quiet("drain-wait", lameduck::LogFormat::json, lameduck::LogLevel::error,
-                               [](std::string_view) {});
 
 DrainClientOptions options_for(const std::string& url) {
   DrainClientOptions options;

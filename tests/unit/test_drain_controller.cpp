@@ -2,6 +2,7 @@
 
 #include "lameduck/http_client.hpp"
 #include "support/http_test_server.hpp"
+#include "support/quiet_logger.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,12 +14,7 @@ using lameduck::Deadline;
 using lameduck::DrainController;
 using lameduck::DrainState;
 using lameduck::DrainStatus;
-
-namespace {
-
-const lameduck::Logger k_quiet("agent", lameduck::LogFormat::json, lameduck::LogLevel::error, [](std::string_view) {});
-
-} // namespace
+using lameduck::test::k_quiet;
 
 TEST_CASE("DrainController") {
   std::atomic<int> flushes{0};

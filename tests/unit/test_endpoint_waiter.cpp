@@ -3,6 +3,7 @@
 #include "support/fake_apiserver.hpp"
 #include "support/kube_fixtures.hpp"
 #include "support/sockets.hpp"
+#include "support/quiet_logger.hpp"
 
 #include <doctest/doctest.h>
 
@@ -21,10 +22,9 @@ using lameduck::test::k_pod_ipv4;
 using lameduck::test::k_pod_ipv6;
 using lameduck::test::k_pod_uid;
 using lameduck::test::slice_object;
+using lameduck::test::k_quiet;
 
 namespace {
-
-const lameduck::Logger k_quiet("prestop", lameduck::LogFormat::json, lameduck::LogLevel::error, [](std::string_view) {});
 
 struct Fixture {
   Fixture() : client(config(api.url()), k_quiet) {

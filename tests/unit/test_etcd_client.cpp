@@ -4,19 +4,14 @@
 #include "lameduck/etcd_client.hpp"
 
 #include "support/http_test_server.hpp"
+#include "support/quiet_logger.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace std::chrono_literals;
 using lameduck::Deadline;
 using lameduck::test::HttpTestServer;
-
-namespace {
-
-const lameduck::Logger k_quiet("prestop", lameduck::LogFormat::json, lameduck::LogLevel::error,
-                               [](std::string_view) {});
-
-} // namespace
+using lameduck::test::k_quiet;
 
 TEST_CASE("lease ids as etcd and etcdctl write them") {
   CHECK(lameduck::parse_lease_id("7587874113462009093") == 7587874113462009093);

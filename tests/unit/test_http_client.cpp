@@ -6,11 +6,8 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
-#include <arpa/inet.h>
 #include <condition_variable>
 #include <mutex>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 
@@ -33,39 +30,26 @@ HttpClient client_for(const std::string& url, lameduck::HttpClientOptions option
 // Answers one connection with `answer`, byte for byte, for what no HTTP library writes.
 class OneAnswerServer {
 public:
-  explicit OneAnswerServer(std::string answer) : m_fd(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    REQUIRE(::bind(m_fd, reinterpret_cast<sockaddr*>(&address), length) == 0);
-    REQUIRE(::listen(m_fd, 1) == 0);
-    ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&address), &length);
-    m_port = ntohs(address.sin_port);
-    m_thread = std::thread([this, answer = std::move(answer)] {
-      const int connection = ::accept(m_fd, nullptr, nullptr);
-      std::string request;
-      char buffer[4096];
-      while (request.find("\r\n\r\n") == std::string::npos) {
-        const auto n = ::read(connection, buffer, sizeof buffer);
-        if (n <= 0) {
-          break;
-        }
-        request.append(buffer, static_cast<std::size_t>(n));
-      }
-      (void)::write(connection, answer.data(), answer.size());
-      ::close(connection);
-    });
-  }
-  ~OneAnswerServer() {
-    m_thread.join();
-    ::close(m_fd);
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+  explicit OneAnswerServer(std::string answer)
+      : m_thread([this, answer = std::move(answer)] {
+          const int connection = m_listener.accept(Deadline::after(5s));
+          std::string request;
+          char buffer[4096];
+          while (request.find("\r\n\r\n") == std::string::npos) {
+            const auto n = ::read(connection, buffer, sizeof buffer);
+            if (n <= 0) {
+              break;
+            }
+            request.append(buffer, static_cast<std::size_t>(n));
+          }
+          (void)::write(connection, answer.data(), answer.size());
+          ::close(connection);
+        }) {}
+  ~OneAnswerServer() { m_thread.join(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(m_listener.port()); }
 
 private:
-  int m_fd;
-  int m_port = 0;
+  lameduck::test::LoopbackListener m_listener;
   std::thread m_thread;
 };
 

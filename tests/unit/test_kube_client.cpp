@@ -5,6 +5,7 @@
 #include "support/kube_fixtures.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_tls.hpp"
+#include "support/quiet_logger.hpp"
 #include "lameduck/durable_file.hpp"
 
 #include <doctest/doctest.h>
@@ -16,10 +17,10 @@ using lameduck::KubeClient;
 using lameduck::KubeErrorKind;
 using lameduck::test::ApiFault;
 using lameduck::test::FakeApiServer;
+using lameduck::test::k_quiet;
 
 namespace {
 
-const lameduck::Logger k_quiet("prestop", lameduck::LogFormat::json, lameduck::LogLevel::error, [](std::string_view) {});
 const lameduck::KubeAccess k_list{"list", "endpointslices.discovery.k8s.io"};
 const std::string k_slices = "/apis/discovery.k8s.io/v1/namespaces/payments/endpointslices";
 
