@@ -96,3 +96,14 @@ TEST_CASE("deregistering over HTTP") {
     CHECK(result.reason.find("refused") != std::string::npos);
   }
 }
+
+TEST_CASE("deregistering from etcd with a password file that cannot be read") {
+  lameduck::DeregistrationOptions options;
+  options.etcd.endpoints = {"http://127.0.0.1:" + std::to_string(lameduck::test::closed_port())};
+  options.etcd.keys = {"services/agent/a"};
+  options.etcd.user = "root";
+  options.etcd.password_file = "/nonexistent/password";
+  const auto result = lameduck::deregister(options, Deadline::after(2s), k_quiet);
+  CHECK_FALSE(result.complete);
+  CHECK(result.reason == "cannot read --etcd-password-file \"/nonexistent/password\"");
+}

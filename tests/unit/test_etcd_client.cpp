@@ -8,6 +8,9 @@
 
 #include <doctest/doctest.h>
 
+#include <mutex>
+#include <vector>
+
 using namespace std::chrono_literals;
 using lameduck::Deadline;
 using lameduck::test::HttpTestServer;
@@ -62,5 +65,51 @@ TEST_CASE("the etcd client against members that misbehave") {
     range_status = 404;
     range_answer = "404 page not found";
     CHECK_FALSE(etcd.lease_at("key", Deadline::after(2s)));
+  }
+}
+
+TEST_CASE("the etcd client's authentication") {
+  std::mutex mutex;
+  int tokens_issued = 0;
+  bool auth_enabled = true;
+  std::vector<std::string> authorizations; // the Authorization header of each delete
+  HttpTestServer member([&](httplib::Server& server) {
+    server.Post("/v3/auth/authenticate", [&](const httplib::Request&, httplib::Response& response) {
+      const std::lock_guard lock(mutex);
+      if (!auth_enabled) {
+        response.status = 400;
+        response.set_content(R"({"message":"etcdserver: authentication is not enabled","code":9})", "application/json");
+        return;
+      }
+      response.set_content(R"({"token":"token-)" + std::to_string(++tokens_issued) + R"("})", "application/json");
+    });
+    server.Post("/v3/kv/deleterange", [&](const httplib::Request& request, httplib::Response& response) {
+      const std::lock_guard lock(mutex);
+      authorizations.push_back(request.get_header_value("Authorization"));
+      if (auth_enabled && request.get_header_value("Authorization") != "token-" + std::to_string(tokens_issued)) {
+        response.status = 401;
+        response.set_content(R"({"message":"etcdserver: invalid auth token","code":16})", "application/json");
+        return;
+      }
+      response.set_content(R"({"deleted":"1"})", "application/json");
+    });
+  });
+  lameduck::EtcdClient etcd({.endpoints = {lameduck::parse_url(member.url()).value()}, .user = "root", .password = "pw"},
+                            k_quiet);
+
+  SUBCASE("the token goes bare in Authorization") {
+    CHECK(etcd.delete_key("k", Deadline::after(2s)).value() == 1);
+    CHECK(authorizations == std::vector<std::string>{"token-1"});
+  }
+  SUBCASE("an expired token is replaced once") {
+    CHECK(etcd.delete_key("k", Deadline::after(2s)).value() == 1);
+    ++tokens_issued; // the member forgot token-1
+    CHECK(etcd.delete_key("k", Deadline::after(2s)).value() == 1);
+    CHECK(authorizations == std::vector<std::string>{"token-1", "token-1", "token-3"});
+  }
+  SUBCASE("a member with authentication off is used without a token") {
+    auth_enabled = false;
+    CHECK(etcd.delete_key("k", Deadline::after(2s)).value() == 1);
+    CHECK(authorizations == std::vector<std::string>{""});
   }
 }
