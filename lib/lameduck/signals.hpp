@@ -33,7 +33,10 @@ private:
   struct sigaction m_previous_int {};
 };
 
-// Ignores SIGPIPE for the whole process.
+// Ignores SIGPIPE for the whole process, every thread included. Each tool calls it first in
+// main(): MSG_NOSIGNAL covers our own sends, but OpenSSL writes to the socket on its own (alerts,
+// close_notify after the deadline shut the socket down), and one such write to a peer that hung
+// up would otherwise end the process.
 void ignore_sigpipe();
 
 } // namespace lameduck

@@ -2,9 +2,12 @@
 
 #include "lameduck/cli.hpp"
 #include "lameduck/drain_wait.hpp"
+#include "lameduck/signals.hpp"
 
 
 int main(int argc, char* argv[]) {
+  // Before anything can open a socket: a peer that hangs up must cost an error return, not the process.
+  lameduck::ignore_sigpipe();
   using namespace lameduck;
   const auto started = Clock::now();
   DrainWaitOptions options;

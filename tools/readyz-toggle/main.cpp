@@ -2,10 +2,13 @@
 
 #include "lameduck/cli.hpp"
 #include "lameduck/readyz_toggle.hpp"
+#include "lameduck/signals.hpp"
 
 #include <map>
 
 int main(int argc, char* argv[]) {
+  // Before anything can open a socket: a peer that hangs up must cost an error return, not the process.
+  lameduck::ignore_sigpipe();
   using namespace lameduck;
   using Command = ReadyzToggleOptions::Command;
   ReadyzToggleOptions options;
