@@ -42,7 +42,10 @@ add_library(lameduck_httplib INTERFACE)
 target_include_directories(lameduck_httplib SYSTEM INTERFACE ${LAMEDUCK_HTTPLIB_HEADER_DIR})
 # cpp-httplib listens with a backlog of 5: a burst of connections beyond it (probes from a busy
 # kubelet, a rollout's prestops against the test API server) waits out a SYN retransmit, 1 s.
-target_compile_definitions(lameduck_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT CPPHTTPLIB_LISTEN_BACKLOG=128)
+# MSG_NOSIGNAL: a write to a peer that has hung up returns EPIPE instead of raising SIGPIPE, even
+# in a program that forgot to ignore the signal (the tools ignore it too, for OpenSSL's own writes).
+target_compile_definitions(lameduck_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT CPPHTTPLIB_LISTEN_BACKLOG=128
+                                                      CPPHTTPLIB_SEND_FLAGS=MSG_NOSIGNAL)
 target_link_libraries(lameduck_httplib INTERFACE OpenSSL::SSL OpenSSL::Crypto Threads::Threads ${CMAKE_DL_LIBS})
 
 if(LAMEDUCK_BUILD_TESTS)
