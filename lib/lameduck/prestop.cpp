@@ -13,6 +13,7 @@
 #include "lameduck/termination_id.hpp"
 #include "lameduck/termination_report.hpp"
 
+#include <future>
 #include <iostream>
 #include <memory>
 
@@ -28,6 +29,8 @@ constexpr auto k_event_reserve = std::chrono::milliseconds{500};
 // Kept back for the notification to the control plane: a few attempts of a loopback or
 // in-cluster POST.
 constexpr auto k_notify_reserve = std::chrono::milliseconds{1000};
+// Kept back from the last calls to other systems: recording the result and exiting.
+constexpr auto k_exit_reserve = std::chrono::milliseconds{20};
 
 // The names these flags give to other systems are per pod ("services/agents/$(POD_NAME)"), and
 // the kubelet expands no $(VAR) in a hook's command.
@@ -75,12 +78,21 @@ public:
   }
 
   int run() {
-    const TerminationDeadline deadline = fix_deadline();
-    const PhasePlan plan = plan_phases(deadline.budget, m_options);
     if (m_options.plan) {
-      std::cout << describe_plan(plan, m_options, deadline.source);
+      const TerminationDeadline deadline = fix_deadline();
+      std::cout << describe_plan(plan_phases(deadline.budget, m_options), m_options, deadline.source);
       return exit_code::k_ok;
     }
+    // Readiness off needs nothing from the API, so a slow or hung API server must not delay the
+    // 503: it runs beside the pod GET, within a budget from the grace period alone (which a
+    // deletionTimestamp can only shorten). Turning it off again on a repeated delivery is harmless.
+    const TerminationDeadline by_grace = termination_deadline(m_started, m_options.grace_period, m_options.margin, {});
+    auto readiness = std::async(std::launch::async, [this, by = by_grace.deadline.within(
+                                                               plan_phases(by_grace.budget, m_options).readiness)] {
+      return readiness_phase(by);
+    });
+    const TerminationDeadline deadline = fix_deadline();
+    const PhasePlan plan = plan_phases(deadline.budget, m_options);
     const auto id = resolve_termination_id(m_options.termination_id, m_pod.uid, m_options.state_dir);
     if (!id) {
       m_logger.error("prestop.failed", "no termination id: " + id.error().message);
@@ -103,7 +115,7 @@ public:
     report.deadline_source = deadline.source;
     report.budget = deadline.budget;
     const Deadline& end = deadline.deadline;
-    report.phases.push_back(readiness_phase(end.within(plan.readiness)));
+    report.phases.push_back(readiness.get());
     if (m_deregistration.configured()) {
       report.phases.push_back(deregister_phase(end.within(plan.deregister)));
     }
@@ -112,11 +124,12 @@ public:
     report.took = Clock::now() - m_started.steady;
 
     write_report(report, {.termination_log = m_options.termination_log, .container_stdout = m_options.container_stdout}, m_logger);
+    const Deadline calls_end = Deadline::at(end.when() - k_exit_reserve);
     if (m_options.event) {
-      post_event(report, end);
+      post_event(report, calls_end);
     }
     if (!m_notify_url.empty()) {
-      notify(report, end);
+      notify(report, calls_end);
     }
     if (auto recorded = guard->record(report.to_json(true)); !recorded) {
       m_logger.warn("prestop.unrecorded", recorded.error().message + "; a later delivery will drain again");
