@@ -100,6 +100,7 @@ Process::Process(std::vector<std::string> argv, ProcessOptions options) {
   auto environment = merged_environment(options.environment);
   auto argv_pointers = pointers(argv);
   auto environment_pointers = pointers(environment);
+  m_spawned_at = Clock::now();
   const int spawned = posix_spawn(&m_pid, argv_pointers[0], &actions, &attributes, argv_pointers.data(),
                                   environment_pointers.data());
   posix_spawn_file_actions_destroy(&actions);
@@ -252,6 +253,7 @@ std::optional<int> Process::wait_exit(const Deadline& deadline) {
   if (ready <= 0) {
     return std::nullopt;
   }
+  m_exited_at = Clock::now();
   int status = 0;
   if (::waitpid(m_pid, &status, 0) == m_pid) {
     m_exit = decode_status(status);

@@ -58,6 +58,11 @@ public:
   std::optional<int> wait_exit(const Deadline& deadline);
   // Runs to the end; a child not over within `limit` is killed, and the result is -1.
   int finish(Duration limit = std::chrono::seconds{20});
+  // From just before the spawn to the moment wait_exit saw the child end (zero before that):
+  // an outside view of the process's whole life, exec and start-up included.
+  Duration lifetime() const {
+    return m_exited_at ? std::chrono::duration_cast<Duration>(*m_exited_at - m_spawned_at) : Duration::zero();
+  }
 
 private:
   void collect(int fd, std::vector<std::string>& lines);
@@ -67,6 +72,8 @@ private:
 
   pid_t m_pid = -1;
   std::optional<int> m_exit;
+  Clock::time_point m_spawned_at;
+  std::optional<Clock::time_point> m_exited_at;
   mutable std::mutex m_mutex;
   std::condition_variable m_changed;
   std::vector<std::string> m_stdout;

@@ -27,6 +27,8 @@ public:
   LoopbackListener& operator=(const LoopbackListener&) = delete;
 
   int port() const { return m_port; }
+  // The listening socket, for servers that poll it beside other descriptors.
+  int fd() const { return m_fd; }
   // The next connection's descriptor (the caller closes it). Throws at the deadline.
   int accept(const Deadline& deadline) const;
 
