@@ -140,10 +140,13 @@ Expected<EtcdClient::Answer> EtcdClient::call(const std::string& path, const nlo
       if (answer && !is_retryable_status(answer->status)) {
         m_current = endpoint;
         if (answer->status == 200 || is_not_found(answer->body)) {
-          return answer;
+          return std::move(*answer);
         }
         return unexpected("etcd at " + m_options.endpoints[endpoint].origin() + " answered " + path + " with " +
                           std::to_string(answer->status) + ": " + gateway_message(answer->body));
+      }
+      if (!answer && !answer.error().retryable) {
+        return unexpected(answer.error().message);
       }
       last_error = answer ? "etcd at " + m_options.endpoints[endpoint].origin() + " answered " +
                                 std::to_string(answer->status) + ": " + gateway_message(answer->body)
@@ -160,8 +163,10 @@ Expected<EtcdClient::Answer> EtcdClient::call(const std::string& path, const nlo
   }
 }
 
-Expected<EtcdClient::Answer> EtcdClient::call_once(std::size_t endpoint, const std::string& path,
-                                                   const nlohmann::json& request, const Deadline& deadline) {
+Expected<EtcdClient::Answer, EtcdClient::CallFailure> EtcdClient::call_once(std::size_t endpoint,
+                                                                            const std::string& path,
+                                                                            const nlohmann::json& request,
+                                                                            const Deadline& deadline) {
   if (!m_options.user.empty() && m_token.empty()) {
     if (auto authenticated = authenticate(endpoint, deadline); !authenticated) {
       return unexpected(authenticated.error());
@@ -176,7 +181,7 @@ Expected<EtcdClient::Answer> EtcdClient::call_once(std::size_t endpoint, const s
     ++m_requests;
     auto response = m_clients[endpoint].send(http, deadline);
     if (!response) {
-      return unexpected(response.error().message);
+      return unexpected(CallFailure{response.error().message});
     }
     // Tokens expire (simple tokens after 5 min idle): one fresh token, one more try.
     if (response->status == 401 && !m_options.user.empty() && attempt == 0) {
@@ -188,21 +193,21 @@ Expected<EtcdClient::Answer> EtcdClient::call_once(std::size_t endpoint, const s
     }
     auto body = nlohmann::json::parse(response->body, nullptr, false);
     if (body.is_discarded() && response->status == 200) {
-      return unexpected("etcd at " + m_options.endpoints[endpoint].origin() + " answered " + path +
-                        " with something that is not JSON");
+      return unexpected(CallFailure{"etcd at " + m_options.endpoints[endpoint].origin() + " answered " + path +
+                                    " with something that is not JSON"});
     }
     return Answer{response->status, std::move(body)};
   }
 }
 
-Expected<Done> EtcdClient::authenticate(std::size_t endpoint, const Deadline& deadline) {
+Expected<Done, EtcdClient::CallFailure> EtcdClient::authenticate(std::size_t endpoint, const Deadline& deadline) {
   const nlohmann::json credentials{{"name", m_options.user}, {"password", m_options.password}};
   ++m_requests;
   auto response = m_clients[endpoint].send({.method = "POST", .target = "/v3/auth/authenticate", .headers = {},
                                             .body = credentials.dump(), .content_type = "application/json"},
                                            deadline);
   if (!response) {
-    return unexpected(response.error().message);
+    return unexpected(CallFailure{response.error().message});
   }
   const auto body = nlohmann::json::parse(response->body, nullptr, false);
   if (response->status == 200 && body.is_object() && body.contains("token") && body["token"].is_string()) {
@@ -215,8 +220,11 @@ Expected<Done> EtcdClient::authenticate(std::size_t endpoint, const Deadline& de
     m_options.user.clear();
     return Done{};
   }
-  return unexpected("etcd at " + m_options.endpoints[endpoint].origin() + " refused user \"" + m_options.user +
-                    "\" (" + std::to_string(response->status) + "): " + message);
+  // A refused password is final: asking again only burns the members' deliberately slow
+  // password hash, and would let the deadline hide the reason. A busy member may still say yes.
+  return unexpected(CallFailure{"etcd at " + m_options.endpoints[endpoint].origin() + " refused user \"" +
+                                    m_options.user + "\" (" + std::to_string(response->status) + "): " + message,
+                                is_retryable_status(response->status)});
 }
 
 } // namespace lameduck

@@ -56,10 +56,16 @@ private:
     int status = 0;
     nlohmann::json body;
   };
+  // Why one call to one member failed, and whether trying again (there or at the next member)
+  // can help: a member that is down or busy can; a password etcd refused cannot.
+  struct CallFailure {
+    std::string message;
+    bool retryable = true;
+  };
   Expected<Answer> call(const std::string& path, const nlohmann::json& request, const Deadline& deadline);
-  Expected<Answer> call_once(std::size_t endpoint, const std::string& path, const nlohmann::json& request,
-                             const Deadline& deadline);
-  Expected<Done> authenticate(std::size_t endpoint, const Deadline& deadline);
+  Expected<Answer, CallFailure> call_once(std::size_t endpoint, const std::string& path,
+                                          const nlohmann::json& request, const Deadline& deadline);
+  Expected<Done, CallFailure> authenticate(std::size_t endpoint, const Deadline& deadline);
 
   EtcdClientOptions m_options;
   const Logger& m_logger;

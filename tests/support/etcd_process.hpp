@@ -70,7 +70,11 @@ private:
     std::vector<std::string> all{"/usr/bin/etcd", "--name", "lameduck-test", "--data-dir", m_dir.file("data"),
                                  "--listen-client-urls", url(), "--advertise-client-urls", url(),
                                  "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                                 "--initial-cluster", "lameduck-test=" + peer};
+                                 "--initial-cluster", "lameduck-test=" + peer,
+                                 // The least bcrypt cost etcd takes: every password check (each
+                                 // authenticate) then costs a millisecond, not 50-500 ms of a
+                                 // loaded core, which a test's deadline would have to absorb.
+                                 "--bcrypt-cost", "4"};
     if (m_tls) {
       const auto& tls = test_certificates();
       all.insert(all.end(), {"--cert-file", tls.cert_file, "--key-file", tls.key_file, "--trusted-ca-file", tls.ca_file,

@@ -72,10 +72,19 @@ TEST_CASE("the etcd client's authentication") {
   std::mutex mutex;
   int tokens_issued = 0;
   bool auth_enabled = true;
+  int refuse_with = 0;  // the status the member refuses the password with, 0 for none
+  int authentications = 0;
   std::vector<std::string> authorizations; // the Authorization header of each delete
   HttpTestServer member([&](httplib::Server& server) {
     server.Post("/v3/auth/authenticate", [&](const httplib::Request&, httplib::Response& response) {
       const std::lock_guard lock(mutex);
+      ++authentications;
+      if (refuse_with != 0) {
+        response.status = refuse_with;
+        response.set_content(R"({"message":"etcdserver: authentication failed, invalid user ID or password","code":3})",
+                             "application/json");
+        return;
+      }
       if (!auth_enabled) {
         response.status = 400;
         response.set_content(R"({"message":"etcdserver: authentication is not enabled","code":9})", "application/json");
@@ -106,6 +115,23 @@ TEST_CASE("the etcd client's authentication") {
     ++tokens_issued; // the member forgot token-1
     CHECK(etcd.delete_key("k", Deadline::after(2s)).value() == 1);
     CHECK(authorizations == std::vector<std::string>{"token-1", "token-1", "token-3"});
+  }
+  SUBCASE("a refused password is final: asked once, and the reason names the user") {
+    refuse_with = 400;
+    const auto deleted = etcd.delete_key("k", Deadline::after(2s));
+    REQUIRE_FALSE(deleted);
+    CHECK(deleted.error().message ==
+          "etcd at " + member.url("") + " refused user \"root\" (400): etcdserver: authentication failed, invalid user ID "
+                                      "or password");
+    const std::lock_guard lock(mutex);
+    CHECK(authentications == 1);
+    CHECK(authorizations.empty());
+  }
+  SUBCASE("a member too busy to check the password is asked again") {
+    refuse_with = 503;
+    CHECK_FALSE(etcd.delete_key("k", Deadline::after(400ms)));
+    const std::lock_guard lock(mutex);
+    CHECK(authentications >= 2);
   }
   SUBCASE("a member with authentication off is used without a token") {
     auth_enabled = false;
