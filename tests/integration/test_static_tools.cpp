@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <elf.h>
 #include <filesystem>
 #include <fstream>
@@ -20,20 +21,30 @@ namespace {
 
 const std::vector<std::string> k_tools{"prestop", "readyz-toggle", "drain-wait"};
 
-// An ELF executable with no PT_INTERP needs no dynamic loader.
-bool has_program_interpreter(const std::string& path) {
+// "static" for a 64-bit ELF executable with no PT_INTERP (it needs no dynamic loader),
+// "dynamic" for one with it, and why not otherwise: a file that is missing, short or not ELF
+// must never pass for static.
+std::string elf_linkage(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   Elf64_Ehdr header{};
-  file.read(reinterpret_cast<char*>(&header), sizeof header);
+  if (!file.read(reinterpret_cast<char*>(&header), sizeof header)) {
+    return "no ELF header in " + path;
+  }
+  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64 ||
+      header.e_phentsize != sizeof(Elf64_Phdr)) {
+    return path + " is not a 64-bit ELF file";
+  }
   for (int i = 0; i < header.e_phnum; ++i) {
     Elf64_Phdr program{};
     file.seekg(static_cast<std::streamoff>(header.e_phoff + static_cast<Elf64_Off>(i) * header.e_phentsize));
-    file.read(reinterpret_cast<char*>(&program), sizeof program);
+    if (!file.read(reinterpret_cast<char*>(&program), sizeof program)) {
+      return path + " ends inside its program headers";
+    }
     if (program.p_type == PT_INTERP) {
-      return true;
+      return "dynamic";
     }
   }
-  return false;
+  return "static";
 }
 
 struct EmptyRoot {
@@ -65,8 +76,15 @@ struct EmptyRoot {
 TEST_CASE("the tools are static executables") {
   for (const auto& tool : k_tools) {
     CAPTURE(tool);
-    CHECK_FALSE(has_program_interpreter(tool_path(tool)));
+    CHECK(elf_linkage(tool_path(tool)) == "static");
   }
+  const lameduck::test::TempDir dir;
+  std::ofstream(dir.file("empty"));
+  std::ofstream(dir.file("script")) << "#!/bin/sh\nexit 0\n";
+  CHECK(elf_linkage(dir.file("missing")) == "no ELF header in " + dir.file("missing"));
+  CHECK(elf_linkage(dir.file("empty")) == "no ELF header in " + dir.file("empty"));
+  CHECK(elf_linkage(dir.file("script")) == "no ELF header in " + dir.file("script"));
+  CHECK(elf_linkage("/bin/sh") == "dynamic");
 }
 
 TEST_CASE("the tools run in an empty root and speak over loopback, by name too") {
