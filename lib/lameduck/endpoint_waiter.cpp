@@ -121,6 +121,10 @@ EndpointWaitResult wait_until_endpoint_not_ready(KubeClient& client, const Endpo
               view.update(event.object);
             }
             met = view.pod_out_of_rotation();
+            if (!met) {
+              logger.debug("endpoints.changed", "the pod is still ready in some slices",
+                           {{"type", event.type}, {"ready_in", view.still_ready_in()}});
+            }
             return !met;
           });
       if (met) {

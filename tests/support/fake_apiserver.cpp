@@ -158,7 +158,11 @@ struct FakeApiServer::State {
   int open_watches = 0;
   int peak_watches = 0;
   Duration bookmark_interval{0};
-  std::vector<std::thread> controllers;
+  // The controllers' reactions, by when they are due, run by one thread: a later change is
+  // never overtaken by an earlier one, as it could be with a thread per change. Equal times
+  // run in the order they were scheduled (multimap keeps insertion order among equal keys).
+  std::multimap<Clock::time_point, std::function<void()>> scheduled;
+  std::thread controller;
   std::function<void(const std::string&)> watch_hook;
 
   httplib::SSLServer server;
@@ -188,10 +192,37 @@ struct FakeApiServer::State {
     return std::to_string(resource_version);
   }
 
+  void schedule(Duration after, std::function<void()> action) {
+    const std::lock_guard lock(mutex);
+    scheduled.emplace(Clock::now() + after, std::move(action));
+    changed.notify_all();
+  }
+
+  void run_controllers() {
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      if (scheduled.empty()) {
+        changed.wait(lock);
+        continue;
+      }
+      const auto next = scheduled.begin();
+      if (Clock::now() < next->first) {
+        changed.wait_until(lock, next->first);
+        continue;
+      }
+      auto action = std::move(next->second);
+      scheduled.erase(next);
+      lock.unlock();
+      action();
+      lock.lock();
+    }
+  }
+
   // The fault waiting for this verb, if any.
   std::optional<PendingFault> take_fault(const std::string& verb) {
     const std::lock_guard lock(mutex);
     ++requests[verb];
+    changed.notify_all();
     auto& queue = faults[verb];
     if (queue.empty()) {
       return std::nullopt;
@@ -652,6 +683,7 @@ FakeApiServer::FakeApiServer() : m_state(std::make_unique<State>()) {
   state.port = state.server.bind_to_any_port("127.0.0.1");
   state.route();
   state.serving = std::thread([&state] { state.server.listen_after_bind(); });
+  state.controller = std::thread([&state] { state.run_controllers(); });
 }
 
 FakeApiServer::~FakeApiServer() {
@@ -660,9 +692,7 @@ FakeApiServer::~FakeApiServer() {
     m_state->stopping = true;
   }
   m_state->changed.notify_all();
-  for (auto& controller : m_state->controllers) {
-    controller.join();
-  }
+  m_state->controller.join();
   m_state->server.stop();
   m_state->serving.join();
   std::error_code ignored;
@@ -754,14 +784,7 @@ void FakeApiServer::set_pod_endpoints(const std::string& pod_uid, bool ready, bo
 void FakeApiServer::delete_pod(const std::string& namespace_name, const std::string& name, int grace_seconds,
                                Duration controller_delay, Duration after) {
   if (after > Duration::zero()) {
-    const std::lock_guard lock(m_state->mutex);
-    m_state->controllers.emplace_back([this, namespace_name, name, grace_seconds, controller_delay, after] {
-      {
-        std::unique_lock wait(m_state->mutex);
-        if (m_state->changed.wait_for(wait, after, [this] { return m_state->stopping; })) {
-          return;
-        }
-      }
+    m_state->schedule(after, [this, namespace_name, name, grace_seconds, controller_delay] {
       delete_pod(namespace_name, name, grace_seconds, controller_delay);
     });
     return;
@@ -780,16 +803,7 @@ void FakeApiServer::delete_pod(const std::string& namespace_name, const std::str
     set_pod_endpoints(uid, false, was_ready, true);
     return;
   }
-  const std::lock_guard lock(m_state->mutex);
-  m_state->controllers.emplace_back([this, uid, was_ready, controller_delay] {
-    {
-      std::unique_lock wait(m_state->mutex);
-      if (m_state->changed.wait_for(wait, controller_delay, [this] { return m_state->stopping; })) {
-        return;
-      }
-    }
-    set_pod_endpoints(uid, false, was_ready, true);
-  });
+  m_state->schedule(controller_delay, [this, uid, was_ready] { set_pod_endpoints(uid, false, was_ready, true); });
 }
 
 nlohmann::json FakeApiServer::mark_deleted(const std::string& namespace_name, const std::string& name,
@@ -820,6 +834,14 @@ void FakeApiServer::inject(const std::string& verb, ApiFault fault, int times, i
 int FakeApiServer::peak_watches() const {
   const std::lock_guard lock(m_state->mutex);
   return m_state->peak_watches;
+}
+
+bool FakeApiServer::wait_for_requests(const std::string& verb, int count, const Deadline& deadline) const {
+  std::unique_lock lock(m_state->mutex);
+  return m_state->changed.wait_until(lock, deadline.when(), [&] {
+    const auto found = m_state->requests.find(verb);
+    return found != m_state->requests.end() && found->second >= count;
+  });
 }
 
 int FakeApiServer::requests(const std::string& verb) const {

@@ -7,6 +7,7 @@
 // Status errors, bearer tokens with per-token permissions. Tests script object changes, the
 // EndpointSlice controller's reaction to a pod's deletion, and faults.
 
+#include "lameduck/deadline.hpp"
 #include "lameduck/duration.hpp"
 
 #include <nlohmann/json.hpp>
@@ -77,6 +78,8 @@ public:
   void inject(const std::string& verb, ApiFault fault, int times = 1, int retry_after_seconds = 1);
   // Requests served so far, by verb.
   int requests(const std::string& verb) const;
+  // Blocks until `count` requests with this verb have arrived; false at the deadline.
+  bool wait_for_requests(const std::string& verb, int count, const Deadline& deadline) const;
   // The most watches that were open at the same time.
   int peak_watches() const;
   // Sends BOOKMARK events this often on watches that asked for them (0: only at the end).

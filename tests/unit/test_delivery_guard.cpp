@@ -1,5 +1,7 @@
 #include "lameduck/delivery_guard.hpp"
 
+#include "support/timing.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -7,6 +9,7 @@
 #include <unistd.h>
 
 using namespace std::chrono_literals;
+using lameduck::test::k_scheduling_slack;
 using lameduck::Deadline;
 using lameduck::DeliveryGuard;
 
@@ -34,28 +37,35 @@ TEST_CASE("DeliveryGuard") {
   }
   SUBCASE("a concurrent delivery waits for the first one's result") {
     auto first = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(1s)).value();
-    auto second = std::async(std::launch::async,
-                             [&] { return DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(5s)).value(); });
-    CHECK(second.wait_for(50ms) == std::future_status::timeout);
+    auto second = std::async(std::launch::async, [&] {
+      auto guard = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(10s)).value();
+      return std::pair{std::move(guard), lameduck::Clock::now()};
+    });
+    const auto recorded_at = lameduck::Clock::now();
     REQUIRE(first.record(result));
-    const auto waited = second.get();
+    const auto [waited, returned_at] = second.get();
     CHECK(waited.role() == DeliveryGuard::Role::waited);
     CHECK(waited.earlier_result() == result);
+    CHECK(returned_at >= recorded_at); // it came back only once there was a result
   }
   SUBCASE("when the first delivery dies without a result, the waiting one takes over") {
     auto first = std::make_unique<DeliveryGuard>(DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(1s)).value());
-    auto second = std::async(std::launch::async,
-                             [&] { return DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(5s)).value(); });
-    CHECK(second.wait_for(50ms) == std::future_status::timeout);
+    auto second = std::async(std::launch::async, [&] {
+      auto guard = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(10s)).value();
+      return std::pair{std::move(guard), lameduck::Clock::now()};
+    });
+    const auto died_at = lameduck::Clock::now();
     first.reset();
-    CHECK(second.get().role() == DeliveryGuard::Role::first);
+    const auto [taken_over, returned_at] = second.get();
+    CHECK(taken_over.role() == DeliveryGuard::Role::first);
+    CHECK(returned_at >= died_at); // it came back only once the first delivery was gone
   }
   SUBCASE("waiting is bounded by the deadline") {
     const auto first = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(1s)).value();
     const auto started = lameduck::Clock::now();
     const auto second = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(200ms)).value();
     CHECK(second.role() == DeliveryGuard::Role::timed_out);
-    CHECK(lameduck::Clock::now() - started < 250ms);
+    CHECK(lameduck::Clock::now() - started < 200ms + k_scheduling_slack);
   }
   SUBCASE("different termination ids do not wait for each other") {
     const auto one = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(1s)).value();

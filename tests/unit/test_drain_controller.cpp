@@ -7,7 +7,9 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 
 using namespace std::chrono_literals;
 using lameduck::Deadline;
@@ -19,9 +21,20 @@ using lameduck::test::k_quiet;
 TEST_CASE("DrainController") {
   std::atomic<int> flushes{0};
   std::atomic<bool> flush_fails{false};
+  std::mutex flush_mutex;
+  std::condition_variable flush_tried;
+  // Blocks until the controller has tried to flush `count` times; false at the deadline.
+  const auto until_flushes = [&](int count, const Deadline& deadline) {
+    std::unique_lock lock(flush_mutex);
+    return flush_tried.wait_until(lock, deadline.when(), [&] { return flushes >= count; });
+  };
   DrainController controller(
       [&](const std::string&) -> lameduck::Expected<lameduck::Done> {
-        ++flushes;
+        {
+          const std::lock_guard lock(flush_mutex);
+          ++flushes;
+        }
+        flush_tried.notify_all();
         if (flush_fails) {
           return lameduck::unexpected(std::string("disk full"));
         }
@@ -55,9 +68,7 @@ TEST_CASE("DrainController") {
   SUBCASE("reports flushed only after a flush succeeded") {
     flush_fails = true;
     controller.start_drain("uid-1");
-    while (flushes < 2) {
-      controller.wait_for_change(controller.status(), 10ms);
-    }
+    REQUIRE(until_flushes(2, Deadline::after(10s))); // it failed, and was tried again
     CHECK(controller.status().state == DrainState::draining);
     flush_fails = false;
     CHECK(controller.wait_for_change({DrainState::draining, 0}, 5s).state == DrainState::flushed);

@@ -2,8 +2,10 @@
 
 #include "support/fake_apiserver.hpp"
 #include "support/kube_fixtures.hpp"
+#include "support/log_lines.hpp"
 #include "support/sockets.hpp"
 #include "support/quiet_logger.hpp"
+#include "support/timing.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,6 +13,7 @@
 #include <tuple>
 
 using namespace std::chrono_literals;
+using lameduck::test::k_scheduling_slack;
 using lameduck::Clock;
 using lameduck::Deadline;
 using lameduck::EndpointVerdict;
@@ -37,21 +40,21 @@ struct Fixture {
   lameduck::KubeConfig config(const std::string& url) const {
     return {lameduck::parse_url(url).value(), api.token_file(), api.ca_file()};
   }
-  lameduck::EndpointWaitResult wait(lameduck::Duration budget, std::vector<std::string> services = {"ledger-agent"}) {
+  lameduck::EndpointWaitResult wait(lameduck::Duration budget, std::vector<std::string> services = {"ledger-agent"},
+                                    const lameduck::Logger& logger = k_quiet) {
     const lameduck::EndpointWaitRequest request{lameduck::test::k_namespace, std::move(services),
                                                 {k_pod_uid, {k_pod_ipv4, k_pod_ipv6}}};
-    return lameduck::wait_until_endpoint_not_ready(client, request, Deadline::after(budget), k_quiet);
+    return lameduck::wait_until_endpoint_not_ready(client, request, Deadline::after(budget), logger);
   }
   std::future<lameduck::EndpointWaitResult> wait_async(lameduck::Duration budget,
-                                                       std::vector<std::string> services = {"ledger-agent"}) {
-    return std::async(std::launch::async, [this, budget, services] { return wait(budget, services); });
+                                                       std::vector<std::string> services = {"ledger-agent"},
+                                                       const lameduck::Logger& logger = k_quiet) {
+    return std::async(std::launch::async,
+                      [this, budget, services, &logger] { return wait(budget, services, logger); });
   }
   // Blocks until the waiter's watch is open, so a change lands in it rather than in the list.
   void until_watching(int watches = 1) const {
-    const Deadline deadline = Deadline::after(5s);
-    while (api.requests("watch") < watches && !deadline.expired()) {
-      std::this_thread::yield();
-    }
+    REQUIRE(api.wait_for_requests("watch", watches, Deadline::after(10s)));
   }
 
   FakeApiServer api;
@@ -82,24 +85,30 @@ TEST_CASE("wait_until_endpoint_not_ready") {
   }
   SUBCASE("no service given: every slice in the namespace that lists the pod") {
     f.api.put("endpointslices", slice_object("admin-x", "admin", "IPv4", {endpoint_entry(k_pod_ipv4, k_pod_uid)}));
-    auto waiting = f.wait_async(10s, {});
+    const lameduck::test::LogLines log;
+    auto waiting = f.wait_async(10s, {}, log.logger());
     f.until_watching();
     f.api.put("endpointslices", slice_object("ledger-agent-v4", "ledger-agent", "IPv4", nlohmann::json::array()));
     f.api.remove("endpointslices", lameduck::test::k_namespace, "ledger-agent-v6");
-    CHECK(waiting.wait_for(200ms) == std::future_status::timeout); // admin-x still sends traffic
+    // Both changes seen, and admin-x still sends traffic: no verdict yet.
+    REQUIRE(log.wait_for(R"("ready_in":"admin-x")", Deadline::after(10s)));
+    CHECK(waiting.wait_for(0s) == std::future_status::timeout);
     f.api.put("endpointslices", slice_object("admin-x", "admin", "IPv4", {endpoint_entry(k_pod_ipv4, k_pod_uid, false)}));
     CHECK(waiting.get().verdict == EndpointVerdict::not_ready);
   }
   SUBCASE("several services, and a slice created during the watch") {
     f.api.put("endpointslices", slice_object("admin-x", "admin", "IPv4", {endpoint_entry(k_pod_ipv4, k_pod_uid)}));
-    auto waiting = f.wait_async(10s, {"ledger-agent", "admin"});
+    const lameduck::test::LogLines log;
+    auto waiting = f.wait_async(10s, {"ledger-agent", "admin"}, log.logger());
     f.until_watching();
     f.api.put("endpointslices", slice_object("admin-y", "admin", "IPv6", {endpoint_entry(k_pod_ipv6, k_pod_uid)}));
     for (const auto& [name, service, family] : {std::tuple{"ledger-agent-v4", "ledger-agent", "IPv4"},
                                                 {"ledger-agent-v6", "ledger-agent", "IPv6"}, {"admin-x", "admin", "IPv4"}}) {
       f.api.put("endpointslices", slice_object(name, service, family, {endpoint_entry(k_pod_ipv4, k_pod_uid, false)}));
     }
-    CHECK(waiting.wait_for(200ms) == std::future_status::timeout); // admin-y, created during the watch
+    // Every other slice seen not ready, and admin-y, created during the watch, still ready.
+    REQUIRE(log.wait_for(R"("ready_in":"admin-y")", Deadline::after(10s)));
+    CHECK(waiting.wait_for(0s) == std::future_status::timeout);
     f.api.remove("endpointslices", lameduck::test::k_namespace, "admin-y");
     CHECK(waiting.get().verdict == EndpointVerdict::not_ready);
   }
@@ -134,7 +143,7 @@ TEST_CASE("wait_until_endpoint_not_ready") {
       const auto started = Clock::now();
       const auto result = g.wait(500ms);
       CHECK(result.verdict == EndpointVerdict::timeout);
-      CHECK(Clock::now() - started < 500ms + 50ms);
+      CHECK(Clock::now() - started < 500ms + k_scheduling_slack);
     }
   }
   SUBCASE("forbidden or unreachable: api_unusable at once, saying why") {
@@ -148,7 +157,7 @@ TEST_CASE("wait_until_endpoint_not_ready") {
     const auto unreachable = lameduck::wait_until_endpoint_not_ready(
         nowhere, {lameduck::test::k_namespace, {}, {k_pod_uid, {}}}, Deadline::after(2s), k_quiet);
     CHECK(unreachable.verdict == EndpointVerdict::api_unusable);
-    CHECK(Clock::now() - started < 2s + 50ms);
+    CHECK(Clock::now() - started < 2s + k_scheduling_slack);
   }
 }
 
@@ -168,9 +177,7 @@ TEST_CASE("wait_until_endpoint_not_ready at scale: 5,000 endpoints in 50 slices"
     return lameduck::wait_until_endpoint_not_ready(client, {lameduck::test::k_namespace, {"big"}, {k_pod_uid, {}}},
                                                    Deadline::after(20s), k_quiet);
   });
-  while (api.requests("watch") < 1) {
-    std::this_thread::yield();
-  }
+  REQUIRE(api.wait_for_requests("watch", 1, Deadline::after(20s)));
   const auto changed_at = Clock::now();
   api.set_pod_endpoints(k_pod_uid, false, true, true);
   const auto result = waiting.get();

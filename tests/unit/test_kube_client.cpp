@@ -7,10 +7,12 @@
 #include "support/test_tls.hpp"
 #include "support/quiet_logger.hpp"
 #include "lameduck/durable_file.hpp"
+#include "support/timing.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace std::chrono_literals;
+using lameduck::test::k_scheduling_slack;
 using lameduck::Clock;
 using lameduck::Deadline;
 using lameduck::KubeClient;
@@ -144,7 +146,7 @@ TEST_CASE("KubeClient") {
       api.inject("list", fault);
       const auto started = Clock::now();
       const auto list = client.list(k_slices, "", k_list, Deadline::after(300ms));
-      CHECK(Clock::now() - started < 300ms + 50ms);
+      CHECK(Clock::now() - started < 300ms + k_scheduling_slack);
       if (fault != ApiFault::reset) {
         CHECK_FALSE(list);
       }
