@@ -121,15 +121,20 @@ CLI::Option* add_urls(CLI::App& app, const std::string& name, std::vector<std::s
   return app.add_option(name, target, help)->check(url_validator())->delimiter(',')->type_name("URL");
 }
 
-void add_drain_wait_flags(CLI::App& app, std::vector<int>& connections_ports, bool& fail_if_missing) {
-  app.add_option("--connections-port", connections_ports,
+CLI::Option* add_drain_flags(CLI::App& app, DrainFlags& flags, const std::string& drain_url_help) {
+  auto* drain_url = add_url(app, "--drain-url", flags.drain_url, drain_url_help);
+  add_url(app, "--status-url", flags.status_url, "The agent's drain status (GET); default: the drain URL");
+  add_duration(app, "--poll-interval", flags.poll_interval, "How often to ask an agent that ignores the waitMs long-poll");
+  app.add_option("--connections-port", flags.connections_ports,
                  "After the flush, wait until no ESTABLISHED connection has this local port (repeatable)")
       ->type_name("PORT")
       ->check(CLI::Range(1, 65535).description(""));
-  app.add_option("--if-missing", fail_if_missing, "When the agent has no drain endpoint: ok (exit 0) or fail (exit 1)")
+  app.add_option("--if-missing", flags.fail_if_missing,
+                 "When the agent has no drain endpoint: ok (exit 0) or fail (exit 1)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"ok", false}, {"fail", true}}).description(""))
       ->type_name("ok|fail")
       ->default_str("ok");
+  return drain_url;
 }
 
 void add_logging_options(CLI::App& app, LoggingOptions& options) {

@@ -5,6 +5,7 @@
 // text that states units, defaults and variables, and the contract's exit codes (2 for any
 // usage error, naming the flag; 0 for --help and --version).
 
+#include "lameduck/drain_flags.hpp"
 #include "lameduck/duration.hpp"
 #include "lameduck/log.hpp"
 
@@ -40,9 +41,10 @@ CLI::Option* add_url(CLI::App& app, const std::string& name, std::string& target
 CLI::Option* add_urls(CLI::App& app, const std::string& name, std::vector<std::string>& target,
                       const std::string& help);
 
-// The drain flags drain-wait and prestop share: --connections-port (repeatable, 1-65535) and
-// --if-missing ok|fail.
-void add_drain_wait_flags(CLI::App& app, std::vector<int>& connections_ports, bool& fail_if_missing);
+// The drain flags drain-wait and prestop share: --drain-url (described by `drain_url_help`;
+// returned, for the tool to make it required), --status-url, --poll-interval,
+// --connections-port (repeatable, 1-65535) and --if-missing ok|fail.
+CLI::Option* add_drain_flags(CLI::App& app, DrainFlags& flags, const std::string& drain_url_help);
 
 void add_logging_options(CLI::App& app, LoggingOptions& options);
 

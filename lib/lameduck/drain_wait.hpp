@@ -2,9 +2,10 @@
 
 // drain-wait's body, behind its thin main: the drain protocol's client with one --timeout.
 
-#include "lameduck/drain_client.hpp"
+#include "lameduck/drain_flags.hpp"
 #include "lameduck/environment.hpp"
 #include "lameduck/log.hpp"
+#include "lameduck/termination_id.hpp"
 
 #include <chrono>
 #include <string>
@@ -12,16 +13,11 @@
 namespace lameduck {
 
 inline constexpr auto k_default_drain_timeout = std::chrono::seconds{30};
-inline constexpr const char* k_default_state_dir = "/tmp/lameduck";
 
 struct DrainWaitOptions {
-  std::string drain_url;
-  std::string status_url;
+  DrainFlags drain;
   Duration timeout = k_default_drain_timeout;
-  Duration poll_interval = k_default_poll_interval;
   std::string termination_id;
-  std::vector<int> connections_ports;
-  bool fail_if_missing = false;
   std::string state_dir = k_default_state_dir;
 };
 

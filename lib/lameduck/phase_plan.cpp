@@ -15,7 +15,7 @@ PhasePlan plan_phases(Duration budget, const PrestopOptions& options) {
   plan.endpoints = std::min(options.endpoints_timeout.value_or((plan.budget - plan.deregister) / 2), left);
   left -= plan.endpoints;
   left -= std::min(options.min_delay, left);
-  plan.drain = options.drain_url.empty() ? Duration::zero() : left;
+  plan.drain = options.drain.drain_url.empty() ? Duration::zero() : left;
   return plan;
 }
 
@@ -57,8 +57,8 @@ std::string describe_plan(const PhasePlan& plan, const PrestopOptions& options, 
          " for consumers; without the API, " + format_duration(options.fallback_delay) + " instead\n";
 
   out += "  3 drain      ";
-  out += options.drain_url.empty() ? "skipped (no --drain-url)\n"
-                                   : "at least " + format_duration(plan.drain) + ": POST " + options.drain_url +
+  out += options.drain.drain_url.empty() ? "skipped (no --drain-url)\n"
+                                         : "at least " + format_duration(plan.drain) + ": POST " + options.drain.drain_url +
                                          ", then wait until the agent reports flushed\n";
 
   out += "  4 report     summary to stderr, /proc/1/fd/1";

@@ -3,7 +3,7 @@
 #include "lameduck/completion_notice.hpp"
 #include "lameduck/delivery_guard.hpp"
 #include "lameduck/deregistration.hpp"
-#include "lameduck/drain_client.hpp"
+#include "lameduck/drain_flags.hpp"
 #include "lameduck/endpoint_waiter.hpp"
 #include "lameduck/exit_code.hpp"
 #include "lameduck/kube_event.hpp"
@@ -78,6 +78,12 @@ public:
   }
 
   int run() {
+    if (!m_options.drain.drain_url.empty()) {
+      if (const auto drain = drain_client_options(m_options.drain, {}); !drain) {
+        m_logger.error("config.invalid", drain.error().message);
+        return exit_code::k_usage;
+      }
+    }
     if (m_options.plan) {
       const TerminationDeadline deadline = fix_deadline();
       std::cout << describe_plan(plan_phases(deadline.budget, m_options), m_options, deadline.source);
@@ -241,25 +247,14 @@ private:
 
   PhaseResult drain_phase(const Deadline& deadline, const std::string& termination_id) {
     Phase phase("drain");
-    if (m_options.drain_url.empty()) {
+    if (m_options.drain.drain_url.empty()) {
       return phase.end(PhaseOutcome::skipped, "no --drain-url");
     }
-    DrainClientOptions client;
-    const auto drain_url = parse_url(m_options.drain_url);
-    if (!drain_url) {
-      return phase.end(PhaseOutcome::gave_up, "--drain-url: " + drain_url.error().message);
+    const auto client = drain_client_options(m_options.drain, termination_id);
+    if (!client) {
+      return phase.end(PhaseOutcome::gave_up, client.error().message);
     }
-    client.drain_url = *drain_url;
-    if (!m_options.status_url.empty()) {
-      if (const auto status_url = parse_url(m_options.status_url)) {
-        client.status_url = *status_url;
-      }
-    }
-    client.termination_id = termination_id;
-    client.poll_interval = m_options.poll_interval;
-    client.fail_if_missing = m_options.fail_if_drain_missing;
-    client.connections_ports = m_options.connections_ports;
-    const DrainResult result = drain_and_wait(client, deadline, m_logger);
+    const DrainResult result = drain_and_wait(*client, deadline, m_logger);
     const LogFields details{{"drain", drain_outcome_name(result.outcome)}};
     switch (result.outcome) {
     case DrainOutcome::flushed:

@@ -3,8 +3,11 @@
 // Everything prestop is told, from flags or LAMEDUCK_<FLAG> (contract §5).
 
 #include "lameduck/deregistration.hpp"
+#include "lameduck/drain_flags.hpp"
 #include "lameduck/duration.hpp"
 #include "lameduck/pod_identity.hpp"
+#include "lameduck/readiness_client.hpp"
+#include "lameduck/termination_id.hpp"
 
 #include <chrono>
 #include <optional>
@@ -18,24 +21,20 @@ using namespace std::chrono_literals;
 struct PrestopOptions {
   Duration grace_period = 30s;
   Duration margin = 3s;
-  std::string readyz_url = "http://127.0.0.1:7979";
+  std::string readyz_url = k_default_readyz_url;
   DeregistrationOptions deregistration;
   Duration deregister_timeout = 5s;
   std::vector<std::string> services;
   std::optional<Duration> endpoints_timeout; // default: half the budget (after deregistration)
   Duration min_delay = 2s;
   Duration fallback_delay = 10s;
-  std::string drain_url;
-  std::string status_url;
-  Duration poll_interval = 100ms;
-  std::vector<int> connections_ports;
-  bool fail_if_drain_missing = false;
+  DrainFlags drain;
   std::string termination_id;
   std::string termination_log = "/dev/termination-log";
   std::string container_stdout = "/proc/1/fd/1"; // where `kubectl logs` looks; empty: nowhere
   bool event = false;
   std::string notify_url;
-  std::string state_dir = "/tmp/lameduck";
+  std::string state_dir = k_default_state_dir;
   bool plan = false;
   PodIdentityFlags pod;
   std::string kube_api;

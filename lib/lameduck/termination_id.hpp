@@ -10,6 +10,9 @@
 
 namespace lameduck {
 
+// Where prestop and drain-wait keep what must outlive one delivery of the hook.
+inline constexpr const char* k_default_state_dir = "/tmp/lameduck";
+
 Expected<std::string> resolve_termination_id(const std::string& flag, const std::string& pod_uid,
                                              const std::string& state_dir);
 

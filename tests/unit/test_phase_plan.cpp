@@ -8,7 +8,7 @@ using lameduck::PrestopOptions;
 
 TEST_CASE("plan_phases") {
   PrestopOptions options;
-  options.drain_url = "http://127.0.0.1:8080/drain";
+  options.drain.drain_url = "http://127.0.0.1:8080/drain";
 
   SUBCASE("the endpoints phase may use half the budget; the drain keeps the rest") {
     const auto plan = plan_phases(27s, options);
@@ -31,7 +31,7 @@ TEST_CASE("plan_phases") {
   }
   SUBCASE("skipped phases take nothing") {
     options.readyz_url.clear();
-    options.drain_url.clear();
+    options.drain.drain_url.clear();
     const auto plan = plan_phases(10s, options);
     CHECK(plan.readiness == 0s);
     CHECK(plan.drain == 0s);
@@ -46,7 +46,7 @@ TEST_CASE("plan_phases") {
 TEST_CASE("describe_plan") {
   PrestopOptions options;
   options.services = {"ledger-agent", "ledger-agent-grpc"};
-  options.drain_url = "http://127.0.0.1:8080/drain";
+  options.drain.drain_url = "http://127.0.0.1:8080/drain";
   options.event = true;
   const std::string text = describe_plan(plan_phases(27s, options), options, "grace-period");
   CHECK(text ==
@@ -60,7 +60,7 @@ TEST_CASE("describe_plan") {
 
 TEST_CASE("the deregister phase's share") {
   PrestopOptions options;
-  options.drain_url = "http://127.0.0.1:8080/drain";
+  options.drain.drain_url = "http://127.0.0.1:8080/drain";
   options.deregistration.etcd = {.endpoints = {"http://etcd:2379"}, .keys = {}, .lease_keys = {"services/agent/a"}};
   options.deregistration.http.url = "http://127.0.0.1:8500/v1/agent/service/deregister/a";
   options.notify_url = "http://control-plane/terminations";

@@ -15,15 +15,11 @@ int main(int argc, char* argv[]) {
   const auto app = cli::make_app("drain-wait", "Ask the agent to drain, then wait until it reports its state flushed.");
   cli::LoggingOptions logging;
   cli::add_logging_options(*app, logging);
-  cli::add_url(*app, "--drain-url", options.drain_url, "The agent's drain endpoint (POST)")->required();
-  cli::add_url(*app, "--status-url", options.status_url, "The agent's drain status (GET); default: the drain URL");
+  cli::add_drain_flags(*app, options.drain, "The agent's drain endpoint (POST)")->required();
   cli::add_duration(*app, "--timeout", options.timeout, "Everything is over within this");
-  cli::add_duration(*app, "--poll-interval", options.poll_interval,
-                    "How often to ask an agent that ignores the waitMs long-poll");
   app->add_option("--termination-id", options.termination_id,
                   "Sent as Idempotency-Key; default: POD_UID, else a random id kept in --state-dir")
       ->type_name("ID");
-  cli::add_drain_wait_flags(*app, options.connections_ports, options.fail_if_missing);
   app->add_option("--state-dir", options.state_dir, "Where a random termination id is kept between deliveries")
       ->type_name("DIR")
       ->default_str(k_default_state_dir);

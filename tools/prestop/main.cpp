@@ -54,11 +54,7 @@ int main(int argc, char* argv[]) {
                     "Wait after the endpoint is not ready, for kube-proxy and load balancers");
   cli::add_duration(*app, "--fallback-delay", options.fallback_delay,
                     "Wait instead of the watch when the API cannot be used");
-  cli::add_url(*app, "--drain-url", options.drain_url, "The agent's drain endpoint; empty skips phase 3");
-  cli::add_url(*app, "--status-url", options.status_url, "The agent's drain status; default: the drain URL");
-  cli::add_duration(*app, "--poll-interval", options.poll_interval,
-                    "How often to ask an agent that ignores the waitMs long-poll");
-  cli::add_drain_wait_flags(*app, options.connections_ports, options.fail_if_drain_missing);
+  cli::add_drain_flags(*app, options.drain, "The agent's drain endpoint; empty skips phase 3");
   app->add_option("--termination-id", options.termination_id, "Sent to the agent; default: POD_UID, else a random id")
       ->type_name("ID");
   app->add_option("--termination-log", options.termination_log, "Where the summary goes for kubectl describe")
