@@ -5,9 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <poll.h>
-#include <sstream>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -28,13 +26,11 @@ std::string file_safe(const std::string& id) {
 }
 
 std::optional<nlohmann::json> read_result(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  if (!file) {
+  const auto read = read_small_file(path.string());
+  if (!read || read->missing) {
     return std::nullopt;
   }
-  std::stringstream content;
-  content << file.rdbuf();
-  auto parsed = nlohmann::json::parse(content.str(), nullptr, false);
+  auto parsed = nlohmann::json::parse(read->content, nullptr, false);
   if (parsed.is_discarded()) {
     return std::nullopt; // A torn or foreign file is not a result; the lock decides.
   }

@@ -1,12 +1,12 @@
 #include "lameduck/deregistration.hpp"
 
+#include "lameduck/durable_file.hpp"
 #include "lameduck/etcd_client.hpp"
 #include "lameduck/http_retry.hpp"
+#include "lameduck/text.hpp"
 #include "lameduck/url.hpp"
 
-#include <fstream>
 #include <future>
-#include <sstream>
 
 namespace lameduck {
 
@@ -19,17 +19,11 @@ struct RegistryResult {
 };
 
 Expected<std::string> read_password(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) {
+  const auto read = read_small_file(path, 64 * 1024);
+  if (!read || read->missing) {
     return unexpected("cannot read --etcd-password-file \"" + path + "\"");
   }
-  std::ostringstream text;
-  text << file.rdbuf();
-  std::string password = text.str();
-  while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
-    password.pop_back(); // as written by `echo` or a Secret made from a file
-  }
-  return password;
+  return trim_line_ends(read->content); // as written by `echo` or a Secret made from a file
 }
 
 RegistryResult deregister_from_etcd(const EtcdDeregistration& options, const Deadline& deadline,

@@ -54,10 +54,6 @@ private:
   std::thread m_thread;
 };
 
-template <typename Rep, typename Period> long long whole_ms(std::chrono::duration<Rep, Period> duration) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
-}
-
 } // namespace
 
 struct HttpClient::Impl {
@@ -177,7 +173,7 @@ Expected<HttpResponse, HttpError> HttpClient::stream(const HttpRequest& request,
     deadline_fired = watchdog.fired();
   }
 
-  const auto elapsed_ms = whole_ms(Clock::now() - started);
+  const auto elapsed_ms = to_ms(Clock::now() - started);
   if (error == httplib::Error::Success) {
     if (response.status == 0) {
       // cpp-httplib skips the response handler for bodiless answers such as HEAD's.
@@ -202,7 +198,7 @@ Expected<HttpResponse, HttpError> HttpClient::stream(const HttpRequest& request,
     // httplib reports refusals and connect timeouts alike; the time taken tells them apart.
     if (Clock::now() - started >= connect_budget) {
       return unexpected(HttpError{HttpErrorKind::timeout, "could not connect to " + where + " within " +
-                                                              std::to_string(whole_ms(connect_budget)) + " ms"});
+                                                              std::to_string(to_ms(connect_budget)) + " ms"});
     }
     return unexpected(HttpError{HttpErrorKind::refused, "connection to " + where + " refused"});
   case httplib::Error::SSLConnection:

@@ -1,6 +1,7 @@
 #include "lameduck/kube_config.hpp"
 
 #include "lameduck/durable_file.hpp"
+#include "lameduck/text.hpp"
 
 namespace lameduck {
 
@@ -53,10 +54,7 @@ Expected<std::string> TokenSource::token() {
   if (!read || read->missing) {
     return unexpected("cannot read the token file " + m_path);
   }
-  std::string token = read->content;
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
+  const std::string token = trim_blanks(read->content);
   if (token.empty()) {
     return unexpected("the token file " + m_path + " is empty");
   }

@@ -1,35 +1,26 @@
 #include "lameduck/pod_identity.hpp"
 
+#include "lameduck/durable_file.hpp"
+#include "lameduck/text.hpp"
+
 #include <algorithm>
-#include <fstream>
 #include <sstream>
 
 namespace lameduck {
 
 namespace {
 
-std::string trim(std::string text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) {
-    return {};
-  }
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
-
 std::string first_of(const std::string& flag, const std::optional<std::string>& environment_value) {
   return !flag.empty() ? flag : environment_value.value_or("");
 }
 
 std::string read_namespace_file(const std::filesystem::path& service_account_dir) {
-  std::ifstream file(service_account_dir / "namespace");
-  std::stringstream content;
-  content << file.rdbuf();
-  return trim(content.str());
+  const auto read = read_small_file((service_account_dir / "namespace").string(), 4096);
+  return read && !read->missing ? trim_blanks(read->content) : std::string{};
 }
 
 void add_unique(std::vector<std::string>& ips, std::string ip) {
-  ip = trim(std::move(ip));
+  ip = trim_blanks(std::move(ip));
   if (!ip.empty() && std::find(ips.begin(), ips.end(), ip) == ips.end()) {
     ips.push_back(std::move(ip));
   }

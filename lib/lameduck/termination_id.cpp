@@ -1,6 +1,7 @@
 #include "lameduck/termination_id.hpp"
 
 #include "lameduck/durable_file.hpp"
+#include "lameduck/text.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -53,10 +54,7 @@ Expected<std::string> resolve_termination_id(const std::string& flag, const std:
   if (!read || read->missing) {
     return unexpected("cannot read " + path);
   }
-  std::string id = read->content;
-  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) {
-    id.pop_back();
-  }
+  const std::string id = trim_blanks(read->content);
   if (id.empty()) {
     return unexpected(path + " is empty");
   }
