@@ -1,7 +1,9 @@
 #include "lameduck/drain_client.hpp"
 
+#include "lameduck/backoff.hpp"
 #include "lameduck/drain_status.hpp"
 #include "lameduck/http_client.hpp"
+#include "lameduck/http_retry.hpp"
 #include "lameduck/rfc3339.hpp"
 #include "lameduck/tcp_connections.hpp"
 
@@ -11,15 +13,11 @@ namespace lameduck {
 
 namespace {
 
-constexpr auto k_first_backoff = std::chrono::milliseconds{25};
-constexpr auto k_max_backoff = std::chrono::milliseconds{500};
+// A loopback agent that is busy for a moment: retried soon, then less often.
+constexpr BackoffPolicy k_backoff{.first = std::chrono::milliseconds{25}, .max = std::chrono::milliseconds{500}};
 // Extra time a long-poll answer may take beyond what was asked of the agent.
 constexpr auto k_long_poll_slack = std::chrono::seconds{2};
 constexpr std::size_t k_max_answer_bytes = 64 * 1024;
-
-long long whole_ms(Duration duration) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
-}
 
 // Logs a problem when it differs from the last one, so that a poll loop does not repeat it.
 class ProblemLog {
@@ -73,13 +71,6 @@ private:
     return finish(DrainOutcome::gave_up, "the deadline came before " + waiting_for);
   }
 
-  // Sleeps before the next attempt; false when the deadline leaves no time for one.
-  bool back_off() {
-    const bool slept = sleep_within(m_backoff, m_deadline);
-    m_backoff = std::min(m_backoff * 2, std::chrono::duration_cast<Duration>(k_max_backoff));
-    return slept && !m_deadline.expired();
-  }
-
   HttpRequest drain_request() const {
     const auto remaining = m_deadline.remaining();
     const auto deadline_wall = WallClock::now() + std::chrono::duration_cast<WallClock::duration>(remaining);
@@ -90,14 +81,14 @@ private:
     request.content_type = "application/json";
     request.body = nlohmann::ordered_json{{"terminationId", m_options.termination_id},
                                           {"deadline", format_rfc3339(deadline_wall)},
-                                          {"remainingMs", whole_ms(remaining)}}
+                                          {"remainingMs", to_ms(remaining)}}
                        .dump();
     return request;
   }
 
   // Phase one: POST until accepted. Returns a result when the drain ends here.
   std::optional<DrainResult> request_drain() {
-    m_backoff = k_first_backoff;
+    m_backoff.reset();
     std::optional<Clock::time_point> first_refusal;
     for (;;) {
       const auto answer = m_client->send(drain_request(), m_deadline);
@@ -108,11 +99,11 @@ private:
           first_refusal = first_refusal.value_or(now);
           if (now - *first_refusal >= k_refused_retry_window) {
             return missing("nothing listens at " + m_options.drain_url.text() + " (refused for " +
-                           std::to_string(whole_ms(now - *first_refusal)) + " ms)");
+                           std::to_string(to_ms(now - *first_refusal)) + " ms)");
           }
         }
         m_problems.report("drain.retry", "cannot reach the drain endpoint: " + error.message);
-        if (!back_off()) {
+        if (!m_backoff.wait(m_deadline)) {
           return out_of_time("the agent accepted the drain (" + error.message + ")");
         }
         continue;
@@ -129,9 +120,9 @@ private:
       if (status == 404 || status == 405 || status == 501) {
         return missing(m_options.drain_url.text() + " answered " + std::to_string(status));
       }
-      if (status == 429 || status >= 500) {
+      if (is_retryable_status(status)) {
         m_problems.report("drain.retry", "the drain endpoint answered " + std::to_string(status) + "; retrying");
-        if (!back_off()) {
+        if (!m_backoff.wait(m_deadline, retry_after(*answer))) {
           return out_of_time("the agent accepted the drain (it answered " + std::to_string(status) + ")");
         }
         continue;
@@ -153,7 +144,7 @@ private:
   std::string status_target(Duration wait) const {
     std::string target = m_options.status_url.value_or(m_options.drain_url).target;
     target += target.find('?') == std::string::npos ? '?' : '&';
-    return target + "waitMs=" + std::to_string(whole_ms(wait));
+    return target + "waitMs=" + std::to_string(to_ms(wait));
   }
 
   // Phase two: ask for the status until "flushed".
@@ -184,7 +175,7 @@ private:
 
       if (status && status->state == DrainState::flushed) {
         m_logger.info("drain.flushed", "the agent reported its state flushed",
-                      {{"ms", whole_ms(Clock::now() - m_started)}});
+                      {{"ms", to_ms(Clock::now() - m_started)}});
         return std::nullopt;
       }
       if (status && status->state == DrainState::accepting) {
@@ -225,7 +216,7 @@ private:
       }
       if (*count == 0) {
         m_logger.info("drain.connections_closed", "no connection left on the agent's ports",
-                      {{"ms", whole_ms(Clock::now() - m_started)}});
+                      {{"ms", to_ms(Clock::now() - m_started)}});
         return std::nullopt;
       }
       m_problems.report("drain.connections_open", std::to_string(*count) + " connections still open");
@@ -242,7 +233,7 @@ private:
   std::optional<HttpClient> m_client;
   std::optional<HttpClient> m_status_client;
   Clock::time_point m_started = Clock::now();
-  Duration m_backoff = k_first_backoff;
+  Backoff m_backoff{k_backoff};
   std::optional<DrainStatus> m_last; // the agent's last status we could read
 };
 

@@ -1,5 +1,7 @@
 #include "lameduck/endpoint_waiter.hpp"
 
+#include "lameduck/backoff.hpp"
+
 #include <map>
 
 namespace lameduck {
@@ -9,8 +11,7 @@ namespace {
 // After this many watches in a row that fail without a 410, the API counts as unusable.
 constexpr int k_max_watch_failures = 5;
 // client-go's reflector backs off from 800 ms; a deadline of seconds cannot afford its 30 s cap.
-constexpr auto k_first_watch_backoff = std::chrono::milliseconds{100};
-constexpr auto k_max_watch_backoff = std::chrono::seconds{2};
+constexpr BackoffPolicy k_watch_backoff{.first = std::chrono::milliseconds{100}, .max = std::chrono::seconds{2}};
 // Ask the server to end each watch well before it would pick its own 30-60 min.
 constexpr auto k_max_watch_timeout = std::chrono::minutes{5};
 
@@ -103,7 +104,7 @@ EndpointWaitResult wait_until_endpoint_not_ready(KubeClient& client, const Endpo
 
     std::string resource_version = listed->resource_version;
     int failures = 0;
-    Duration backoff = k_first_watch_backoff;
+    Backoff backoff(k_watch_backoff);
     for (;;) {
       bool met = false;
       int events = 0;
@@ -148,6 +149,7 @@ EndpointWaitResult wait_until_endpoint_not_ready(KubeClient& client, const Endpo
       const bool quick_empty_end = watched && events == 0 && Clock::now() - watch_started < std::chrono::seconds{1};
       if (watched && !quick_empty_end) {
         failures = 0;
+        backoff.reset();
         continue;
       }
       const std::string why = watched ? "the watch ended at once with no events" : watched.error().message;
@@ -156,8 +158,10 @@ EndpointWaitResult wait_until_endpoint_not_ready(KubeClient& client, const Endpo
                       "the watch failed " + std::to_string(failures) + " times in a row: " + why);
       }
       logger.warn("endpoints.watch_failed", why + "; watching again", {{"failures", failures}});
-      sleep_within(backoff, deadline);
-      backoff = std::min<Duration>(backoff * 2, k_max_watch_backoff);
+      if (!backoff.wait(deadline)) {
+        return result(EndpointVerdict::timeout,
+                      "the deadline came while the pod was still ready in " + view.still_ready_in() + " (" + why + ")");
+      }
     }
   }
 }

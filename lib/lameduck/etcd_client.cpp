@@ -1,5 +1,6 @@
 #include "lameduck/etcd_client.hpp"
 
+#include "lameduck/backoff.hpp"
 #include "lameduck/base64.hpp"
 #include "lameduck/http_retry.hpp"
 
@@ -13,8 +14,7 @@ namespace {
 
 // One member that does not answer within this is treated as down, and the next is asked.
 constexpr auto k_attempt_timeout = std::chrono::milliseconds{1500};
-constexpr auto k_first_backoff = std::chrono::milliseconds{100};
-constexpr auto k_max_backoff = std::chrono::milliseconds{1000};
+constexpr BackoffPolicy k_backoff{.first = std::chrono::milliseconds{100}, .max = std::chrono::seconds{1}};
 // Range and delete answers are small; this bounds what a hostile member can make us hold.
 constexpr std::size_t k_max_answer_bytes = std::size_t{1} << 20;
 
@@ -130,7 +130,7 @@ Expected<EtcdClient::Answer> EtcdClient::call(const std::string& path, const nlo
   if (m_clients.empty()) {
     return unexpected(std::string("no etcd endpoint"));
   }
-  Duration backoff = k_first_backoff;
+  Backoff backoff(k_backoff);
   std::string last_error;
   while (true) {
     // A round: every member once, starting with the one that answered last.
@@ -156,10 +156,9 @@ Expected<EtcdClient::Answer> EtcdClient::call(const std::string& path, const nlo
       }
       m_logger.debug("etcd.retry", last_error, {{"path", path}});
     }
-    if (!sleep_within(backoff, deadline)) {
+    if (!backoff.wait(deadline)) {
       return unexpected(last_error);
     }
-    backoff = std::min<Duration>(backoff * 2, k_max_backoff);
   }
 }
 

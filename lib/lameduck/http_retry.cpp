@@ -1,6 +1,5 @@
 #include "lameduck/http_retry.hpp"
 
-#include <algorithm>
 #include <charconv>
 
 namespace lameduck {
@@ -22,27 +21,26 @@ bool is_retryable_status(int status) {
 Expected<HttpResponse, HttpError> send_with_retries(HttpClient& client, const HttpRequest& request,
                                                     const Deadline& deadline, const RetryPolicy& policy,
                                                     const Logger& logger, std::string_view event) {
-  Duration backoff = policy.first_backoff;
+  Backoff backoff(policy.backoff);
   for (int attempt = 1;; ++attempt) {
     auto answer = client.send(request, deadline.within(policy.attempt_timeout));
-    std::optional<Duration> pause;
+    std::optional<Duration> asked;
     std::string why;
     if (answer) {
       if (!is_retryable_status(answer->status)) {
         return answer;
       }
-      pause = retry_after(*answer);
+      asked = retry_after(*answer);
       why = "answered " + std::to_string(answer->status);
     } else {
       why = answer.error().message;
     }
-    const Duration wait = std::max(pause.value_or(backoff), backoff);
-    backoff = std::min(backoff * 2, policy.max_backoff);
-    if (deadline.remaining() <= wait) {
+    const auto pause = backoff.next_within(deadline, asked);
+    if (!pause) {
       return answer;
     }
-    logger.debug(event, why + "; trying again", {{"attempt", attempt}, {"wait_ms", to_ms(wait)}});
-    sleep_within(wait, deadline);
+    logger.debug(event, why + "; trying again", {{"attempt", attempt}, {"wait_ms", to_ms(*pause)}});
+    sleep_within(*pause, deadline);
   }
 }
 

@@ -5,6 +5,7 @@
 // plane behind a load balancer). Each attempt is bounded on its own, so one hung peer costs
 // one attempt, not the whole budget.
 
+#include "lameduck/backoff.hpp"
 #include "lameduck/http_client.hpp"
 #include "lameduck/log.hpp"
 
@@ -15,8 +16,7 @@ namespace lameduck {
 
 struct RetryPolicy {
   Duration attempt_timeout = std::chrono::seconds{2};
-  Duration first_backoff = std::chrono::milliseconds{100};
-  Duration max_backoff = std::chrono::seconds{1};
+  BackoffPolicy backoff{.first = std::chrono::milliseconds{100}, .max = std::chrono::seconds{1}};
 };
 
 // Retry-After in seconds, as the apiserver and most registries send it; nothing when absent or

@@ -1,16 +1,16 @@
 #include "lameduck/kube_client.hpp"
 
+#include "lameduck/backoff.hpp"
 #include "lameduck/http_retry.hpp"
+#include "lameduck/text.hpp"
 
 #include <cctype>
-#include <random>
 
 namespace lameduck {
 
 namespace {
 
-constexpr auto k_first_backoff = std::chrono::milliseconds{200};
-constexpr auto k_max_backoff = std::chrono::seconds{5};
+constexpr BackoffPolicy k_backoff{.first = std::chrono::milliseconds{200}, .max = std::chrono::seconds{5}};
 // A watch line longer than this is not an event we can use.
 constexpr std::size_t k_max_watch_line = std::size_t{16} << 20;
 // The server ends a watch after timeoutSeconds; this much more is allowed before we stop it.
@@ -22,17 +22,7 @@ std::string status_message(const std::string& body) {
   if (json.is_object() && json.contains("message") && json["message"].is_string()) {
     return json["message"].get<std::string>();
   }
-  std::string text = body.substr(0, 200);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-    text.pop_back();
-  }
-  return text;
-}
-
-Duration with_jitter(Duration wait) {
-  thread_local std::mt19937 random{std::random_device{}()};
-  std::uniform_real_distribution<double> factor(1.0, 1.2);
-  return std::chrono::duration_cast<Duration>(wait * factor(random));
+  return trim_line_ends(body.substr(0, 200));
 }
 
 } // namespace
@@ -112,7 +102,7 @@ Expected<HttpResponse, KubeError> KubeClient::send(HttpRequest request, const Ku
   const std::size_t auth_header = request.headers.size();
   request.headers.emplace_back("Authorization", "");
   bool token_refreshed = false;
-  Duration backoff = k_first_backoff;
+  Backoff backoff(k_backoff);
 
   for (int attempt = 1;; ++attempt) {
     const auto token = m_token.token();
@@ -165,7 +155,7 @@ Expected<HttpResponse, KubeError> KubeClient::send(HttpRequest request, const Ku
       if (status == 410) {
         return fail(KubeErrorKind::gone, status, what + ": " + message);
       }
-      if (status != 429 && status < 500) {
+      if (!is_retryable_status(status)) {
         return fail(KubeErrorKind::server, status, what + ": the API server answered " + std::to_string(status) +
                                                        " (" + message + ")");
       }
@@ -173,15 +163,14 @@ Expected<HttpResponse, KubeError> KubeClient::send(HttpRequest request, const Ku
                    what + ": the API server answered " + std::to_string(status) + " (" + message + ")"};
       wait = retry_after(*answer);
     }
-    // 429, 5xx and refused connections: back off (or as long as Retry-After says), within
-    // the deadline and the attempts allowed.
-    const Duration pause = with_jitter(wait.value_or(backoff));
-    backoff = std::min<Duration>(backoff * 2, k_max_backoff);
-    if (attempt >= m_options.max_attempts || pause >= deadline.remaining()) {
+    // 408, 429, 5xx and refused connections: back off (or as long as Retry-After says),
+    // within the deadline and the attempts allowed.
+    const auto pause = backoff.next_within(deadline, wait);
+    if (attempt >= m_options.max_attempts || !pause) {
       return unexpected(retryable);
     }
-    m_logger.debug("kube.retry", retryable.message, {{"attempt", attempt}, {"wait_ms", to_ms(pause)}});
-    sleep_within(pause, deadline);
+    m_logger.debug("kube.retry", retryable.message, {{"attempt", attempt}, {"wait_ms", to_ms(*pause)}});
+    sleep_within(*pause, deadline);
   }
 }
 

@@ -1,6 +1,8 @@
 #include "lameduck/readiness_client.hpp"
 
+#include "lameduck/backoff.hpp"
 #include "lameduck/http_client.hpp"
+#include "lameduck/text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -8,7 +10,7 @@ namespace lameduck {
 
 namespace {
 
-constexpr auto k_retry_interval = std::chrono::milliseconds{50};
+constexpr BackoffPolicy k_refused_backoff{.first = std::chrono::milliseconds{50}, .max = std::chrono::milliseconds{50}};
 
 HttpRequest make_request(const Url& base, SwitchRequest request, const std::string& reason) {
   std::string prefix = base.target;
@@ -39,20 +41,18 @@ Expected<ReadinessState> request_readiness_switch(const Url& base, SwitchRequest
   HttpClientOptions options;
   options.max_body_bytes = 64 * 1024;
   options.user_agent = "lameduck-readyz-toggle";
+  Backoff backoff(k_refused_backoff);
   for (;;) {
     HttpClient client(base, options);
     const auto answer = client.send(http, deadline);
     if (!answer) {
-      if (answer.error().kind == HttpErrorKind::refused && sleep_within(k_retry_interval, deadline)) {
+      if (answer.error().kind == HttpErrorKind::refused && backoff.wait(deadline)) {
         continue;
       }
       return unexpected("cannot reach the readiness server at " + base.origin() + ": " + answer.error().message);
     }
     if (answer->status != 200) {
-      std::string detail = answer->body.substr(0, 200);
-      while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) {
-        detail.pop_back();
-      }
+      const std::string detail = trim_line_ends(answer->body.substr(0, 200));
       return unexpected(base.origin() + http.target + " answered " + std::to_string(answer->status) +
                         (detail.empty() ? "" : ": " + detail));
     }
