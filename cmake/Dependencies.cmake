@@ -16,27 +16,33 @@ if(NOT LAMEDUCK_HTTPLIB_HEADER_DIR)
   message(FATAL_ERROR "httplib.h not found: run ./dev deps, or set LAMEDUCK_HTTPLIB_INCLUDE_DIR")
 endif()
 
-# cpp-httplib 0.11 takes a chunked body followed by trailer fields (RFC 9112 section 7.1.2) for a
-# broken answer, and etcd's JSON gateway sends a trailer with every error it answers. The build
-# uses a copy of the header whose chunked reader skips trailer fields, as cpp-httplib's own
-# does from 0.14 on; a header that already does is used as it is.
-file(READ ${LAMEDUCK_HTTPLIB_HEADER_DIR}/httplib.h httplib_source)
-set(httplib_terminator_check [==[
-    if (!line_reader.getline() || strcmp(line_reader.ptr(), "\r\n"))
-      return false;
-]==])
-set(httplib_trailer_skip [==[
-    // Trailer fields, if any, up to the empty line that ends the message.
-    do {
-      if (!line_reader.getline()) { return false; }
-    } while (strcmp(line_reader.ptr(), "\r\n"));
-]==])
-string(FIND "${httplib_source}" "${httplib_terminator_check}" httplib_check_at)
-if(NOT httplib_check_at EQUAL -1)
-  string(REPLACE "${httplib_terminator_check}" "${httplib_trailer_skip}" httplib_source "${httplib_source}")
-  file(WRITE ${CMAKE_BINARY_DIR}/httplib/httplib.h "${httplib_source}")
-  set(LAMEDUCK_HTTPLIB_HEADER_DIR ${CMAKE_BINARY_DIR}/httplib)
+# The build expects Debian 12's cpp-httplib 0.11.4+ds (./dev fetches that version), and carries
+# one reviewed fix to it as a patch: it must apply to the header found, or already be applied
+# there; anything else stops the build rather than building on an unpatched reader.
+set(LAMEDUCK_HTTPLIB_EXPECTED_VERSION "0.11.4")
+set(httplib_patch ${CMAKE_CURRENT_LIST_DIR}/patches/cpp-httplib-0.11.4-chunked-trailers.patch)
+file(STRINGS ${LAMEDUCK_HTTPLIB_HEADER_DIR}/httplib.h httplib_version_line REGEX "^#define CPPHTTPLIB_VERSION ")
+find_program(PATCH_EXECUTABLE patch REQUIRED)
+# Patched in a scratch copy, then copied over only when different, so that configuring again
+# does not touch the header every source includes (and rebuild them all).
+set(httplib_scratch_dir ${CMAKE_BINARY_DIR}/httplib-patching)
+set(httplib_patched_dir ${CMAKE_BINARY_DIR}/httplib)
+file(REMOVE_RECURSE ${httplib_scratch_dir})
+file(COPY ${LAMEDUCK_HTTPLIB_HEADER_DIR}/httplib.h DESTINATION ${httplib_scratch_dir})
+execute_process(COMMAND ${PATCH_EXECUTABLE} --dry-run --reverse --force --silent -p1 -i ${httplib_patch}
+                WORKING_DIRECTORY ${httplib_scratch_dir} RESULT_VARIABLE httplib_already_patched OUTPUT_QUIET ERROR_QUIET)
+if(NOT httplib_already_patched EQUAL 0)
+  execute_process(COMMAND ${PATCH_EXECUTABLE} --forward --silent -p1 -i ${httplib_patch}
+                  WORKING_DIRECTORY ${httplib_scratch_dir} RESULT_VARIABLE httplib_patch_failed OUTPUT_VARIABLE httplib_patch_output
+                  ERROR_VARIABLE httplib_patch_output)
+  if(NOT httplib_patch_failed EQUAL 0)
+    message(FATAL_ERROR "${httplib_patch} does not apply to ${LAMEDUCK_HTTPLIB_HEADER_DIR}/httplib.h "
+                        "(${httplib_version_line}; expected ${LAMEDUCK_HTTPLIB_EXPECTED_VERSION}):\n${httplib_patch_output}")
+  endif()
 endif()
+file(MAKE_DIRECTORY ${httplib_patched_dir})
+file(COPY_FILE ${httplib_scratch_dir}/httplib.h ${httplib_patched_dir}/httplib.h ONLY_IF_DIFFERENT)
+set(LAMEDUCK_HTTPLIB_HEADER_DIR ${httplib_patched_dir})
 
 add_library(lameduck_httplib INTERFACE)
 target_include_directories(lameduck_httplib SYSTEM INTERFACE ${LAMEDUCK_HTTPLIB_HEADER_DIR})
@@ -49,5 +55,6 @@ target_compile_definitions(lameduck_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT
 target_link_libraries(lameduck_httplib INTERFACE OpenSSL::SSL OpenSSL::Crypto Threads::Threads ${CMAKE_DL_LIBS})
 
 if(LAMEDUCK_BUILD_TESTS)
-  find_package(doctest 2.4 REQUIRED)
+  # 2.4.9: SUBCASEs inside a loop (each fault, each peer) run once per iteration from then on.
+  find_package(doctest 2.4.9 REQUIRED)
 endif()
