@@ -14,7 +14,7 @@ here="$root/tests/helm"
 bash "$here/setup.sh"
 helm=$(ls -d "$root"/.deps/helm-v*/helm | head -n 1)
 validators="$root/.deps/helm-tests"
-cp "$here/check.mjs" "$validators/"
+cp "$here"/*.mjs "$validators/"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
