@@ -57,6 +57,10 @@ install_validators() {
   (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
 }
 
+# One installation at a time: the chart and README tests may start side by side.
+mkdir -p "$deps"
+exec 9>"$deps/.helm-setup.lock"
+flock 9
 install_helm
 install_validators
 log "ready: $helm_dir/helm, $deps/helm-tests/node_modules"
