@@ -33,7 +33,6 @@ public:
   Deadline within(Duration budget, Clock::time_point now = Clock::now()) const {
     return Deadline{std::min(m_when, now + budget)};
   }
-  Deadline earlier_of(Deadline other) const { return Deadline{std::min(m_when, other.m_when)}; }
 
 private:
   explicit Deadline(Clock::time_point when) : m_when(when) {}

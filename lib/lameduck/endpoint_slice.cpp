@@ -54,16 +54,4 @@ PodInSlice pod_in_slice(const nlohmann::json& slice, const PodMatch& pod) {
   return state;
 }
 
-std::string_view pod_in_slice_name(PodInSlice state) {
-  switch (state) {
-  case PodInSlice::absent:
-    return "absent";
-  case PodInSlice::ready:
-    return "ready";
-  case PodInSlice::not_ready:
-    return "not_ready";
-  }
-  return "unknown";
-}
-
 } // namespace lameduck

@@ -24,6 +24,4 @@ enum class PodInSlice {
 
 PodInSlice pod_in_slice(const nlohmann::json& slice, const PodMatch& pod);
 
-std::string_view pod_in_slice_name(PodInSlice state);
-
 } // namespace lameduck

@@ -72,22 +72,6 @@ std::string HttpResponse::header(std::string_view name) const {
   return {};
 }
 
-std::string_view http_error_kind_name(HttpErrorKind kind) {
-  switch (kind) {
-  case HttpErrorKind::refused:
-    return "refused";
-  case HttpErrorKind::timeout:
-    return "timeout";
-  case HttpErrorKind::tls:
-    return "tls";
-  case HttpErrorKind::transport:
-    return "transport";
-  case HttpErrorKind::too_large:
-    return "too_large";
-  }
-  return "transport";
-}
-
 HttpClient::HttpClient(Url origin, HttpClientOptions options)
     : m_origin(std::move(origin)), m_options(std::move(options)), m_impl(std::make_unique<Impl>(m_origin, m_options)) {
   auto& client = m_impl->client;

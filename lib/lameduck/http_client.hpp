@@ -96,6 +96,5 @@ private:
   std::unique_ptr<Impl> m_impl;
 };
 
-std::string_view http_error_kind_name(HttpErrorKind kind);
 
 } // namespace lameduck

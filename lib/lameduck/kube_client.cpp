@@ -27,30 +27,6 @@ std::string status_message(const std::string& body) {
 
 } // namespace
 
-std::string_view kube_error_kind_name(KubeErrorKind kind) {
-  switch (kind) {
-  case KubeErrorKind::unauthorized:
-    return "unauthorized";
-  case KubeErrorKind::forbidden:
-    return "forbidden";
-  case KubeErrorKind::not_found:
-    return "not_found";
-  case KubeErrorKind::gone:
-    return "gone";
-  case KubeErrorKind::throttled:
-    return "throttled";
-  case KubeErrorKind::server:
-    return "server";
-  case KubeErrorKind::unreachable:
-    return "unreachable";
-  case KubeErrorKind::timeout:
-    return "timeout";
-  case KubeErrorKind::invalid:
-    return "invalid";
-  }
-  return "unknown";
-}
-
 std::string url_encode(std::string_view text) {
   static constexpr char k_hex[] = "0123456789ABCDEF";
   std::string out;

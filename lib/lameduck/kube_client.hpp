@@ -39,8 +39,6 @@ struct KubeError {
   std::string message;
 };
 
-std::string_view kube_error_kind_name(KubeErrorKind kind);
-
 // What a request is for, so that a 403 can name the RBAC rule that is missing.
 struct KubeAccess {
   std::string verb;     // get, list, watch, create
