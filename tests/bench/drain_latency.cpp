@@ -4,7 +4,7 @@
 //
 //   drain-latency [RUNS] [POLL_INTERVAL_MS]      (./dev bench)
 
-#include "lameduck/drain_controller.hpp"
+#include "lameduck/drain/drain_controller.hpp"
 #include "support/http_test_server.hpp"
 #include "support/process.hpp"
 #include "support/quiet_logger.hpp"

@@ -8,7 +8,7 @@
 //
 //   endpoint-latency [OUTPUT_DIR] [RUNS]      (./dev bench)
 
-#include "lameduck/endpoint_waiter.hpp"
+#include "lameduck/kube/endpoint_waiter.hpp"
 #include "support/fake_apiserver.hpp"
 #include "support/kube_fixtures.hpp"
 #include "support/quiet_logger.hpp"

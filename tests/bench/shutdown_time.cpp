@@ -12,7 +12,7 @@
 //
 //   shutdown-time [OUTPUT_DIR] [RUNS]      (./dev bench)
 
-#include "lameduck/durable_file.hpp"
+#include "lameduck/core/durable_file.hpp"
 #include "support/fake_apiserver.hpp"
 #include "support/kube_fixtures.hpp"
 #include "support/process.hpp"

@@ -10,11 +10,11 @@
 //   GET  /tasks              {"terminationId":..., "tasks":{"t1":{"status":..., "doneMs":N}}}
 //   POST/GET /drain          the drain protocol
 
-#include "lameduck/cli.hpp"
-#include "lameduck/drain_controller.hpp"
-#include "lameduck/durable_file.hpp"
-#include "lameduck/readiness_server.hpp"
-#include "lameduck/signals.hpp"
+#include "cli/cli.hpp"
+#include "lameduck/core/durable_file.hpp"
+#include "lameduck/core/signals.hpp"
+#include "lameduck/drain/drain_controller.hpp"
+#include "lameduck/readiness/readiness_server.hpp"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>

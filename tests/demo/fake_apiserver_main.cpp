@@ -10,9 +10,9 @@
 // that long after, and the EndpointSlice controller's reaction follows at once: a client's
 // watch then sees the change, however slowly the client started.
 
-#include "lameduck/cli.hpp"
-#include "lameduck/durable_file.hpp"
-#include "lameduck/signals.hpp"
+#include "cli/cli.hpp"
+#include "lameduck/core/durable_file.hpp"
+#include "lameduck/core/signals.hpp"
 #include "support/fake_apiserver.hpp"
 
 #include <mutex>

@@ -3,8 +3,8 @@
 // prestop, readyz-toggle and demo agent as processes. Prints the timeline, prestop's phases,
 // what the load saw and what the agent flushed, and the verdict. No cluster needed.
 
-#include "lameduck/durable_file.hpp"
-#include "lameduck/http_client.hpp"
+#include "lameduck/core/durable_file.hpp"
+#include "lameduck/http/http_client.hpp"
 #include "sim/service_proxy.hpp"
 #include "sim/sim_cluster.hpp"
 

@@ -2,7 +2,7 @@
 // back to the same status.
 
 #include "fuzz_target.hpp"
-#include "lameduck/drain_status.hpp"
+#include "lameduck/drain/drain_status.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto status = lameduck::parse_drain_status(lameduck::fuzz::as_text(data, size));

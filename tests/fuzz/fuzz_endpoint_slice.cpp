@@ -2,7 +2,7 @@
 // any bytes, never a crash.
 
 #include "fuzz_target.hpp"
-#include "lameduck/endpoint_slice.hpp"
+#include "lameduck/kube/endpoint_slice.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto json = nlohmann::json::parse(lameduck::fuzz::as_text(data, size), nullptr, /*allow_exceptions=*/false);

@@ -2,9 +2,9 @@
 // Never a crash; a duration that parses prints back to the same duration.
 
 #include "fuzz_target.hpp"
-#include "lameduck/duration.hpp"
-#include "lameduck/readiness_server.hpp"
-#include "lameduck/url.hpp"
+#include "lameduck/core/duration.hpp"
+#include "lameduck/core/url.hpp"
+#include "lameduck/readiness/readiness_server.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto text = lameduck::fuzz::as_text(data, size);

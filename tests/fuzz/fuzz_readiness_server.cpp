@@ -4,7 +4,7 @@
 // Never a crash, a hang or a probe left unanswered.
 
 #include "fuzz_target.hpp"
-#include "lameduck/readiness_server.hpp"
+#include "lameduck/readiness/readiness_server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

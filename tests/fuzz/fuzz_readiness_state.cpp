@@ -2,7 +2,7 @@
 // what parses prints and parses back to the same state.
 
 #include "fuzz_target.hpp"
-#include "lameduck/readiness_state.hpp"
+#include "lameduck/readiness/readiness_state.hpp"
 
 #include <string>
 

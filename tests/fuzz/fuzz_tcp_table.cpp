@@ -1,7 +1,7 @@
 // /proc/net/tcp parsing: any bytes, never a crash, and every entry in range.
 
 #include "fuzz_target.hpp"
-#include "lameduck/tcp_connections.hpp"
+#include "lameduck/drain/tcp_connections.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   for (const auto& entry : lameduck::parse_proc_net_tcp(lameduck::fuzz::as_text(data, size))) {

@@ -2,7 +2,7 @@
 // real etcd (plain, and with TLS client certificates and a user), and against HTTP servers
 // standing in for Consul and a control plane.
 
-#include "lameduck/durable_file.hpp"
+#include "lameduck/core/durable_file.hpp"
 #include "support/agent_process.hpp"
 #include "support/etcd_process.hpp"
 #include "support/http_test_server.hpp"

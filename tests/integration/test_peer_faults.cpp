@@ -3,7 +3,7 @@
 // trickles). Whatever the peer does, the tool must end by itself with its own exit code (never
 // a signal), before its deadline, and still do every step that does not need that peer.
 
-#include "lameduck/durable_file.hpp"
+#include "lameduck/core/durable_file.hpp"
 #include "support/agent_process.hpp"
 #include "support/fake_apiserver.hpp"
 #include "support/faulty_peer.hpp"

@@ -1,7 +1,7 @@
 // The real readyz-toggle binary, spoken to over loopback sockets the way the kubelet, prestop
 // and misbehaving clients do.
 
-#include "lameduck/durable_file.hpp"
+#include "lameduck/core/durable_file.hpp"
 #include "support/http_test_server.hpp"
 #include "support/readyz_process.hpp"
 #include "support/sockets.hpp"
@@ -167,40 +167,16 @@ TEST_CASE("readyz-toggle keeps answering probes while clients misbehave") {
   }
 }
 
-TEST_CASE("readyz-toggle refuses bad input with exit 2, naming the flag") {
-  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
-      {{"serve", "--listen", "7979"}, "--listen"},
-      {{"serve", "--listen", "[::1]:99999"}, "--listen"},
-      {{"serve", "--upstream", "ftp://x"}, "--upstream"},
-      {{"serve", "--upstream-timeout", "soon"}, "--upstream-timeout"},
-      {{"serve", "--upstream-timeout", "-1s"}, "--upstream-timeout"},
-      {{"serve", "--start", "maybe"}, "--start"},
-      {{"serve", "--log-format", "xml"}, "--log-format"},
-      {{"off", "--url", "127.0.0.1:7979"}, "--url"},
-      {{"on", "--timeout", "1 minute"}, "--timeout"},
-      {{"install"}, "DIR"},
-      {{}, "subcommand"},
-  };
-  for (const auto& [arguments, named] : cases) {
-    std::vector<std::string> argv{tool_path("readyz-toggle")};
-    argv.insert(argv.end(), arguments.begin(), arguments.end());
-    CAPTURE(named);
-    const auto result = run_process(argv);
-    CHECK(result.exit_code == 2);
-    CHECK(result.stderr_text.find(named) != std::string::npos);
-  }
+TEST_CASE("readyz-toggle takes its flags from the environment too, and the flag wins over it") {
+  const auto from_environment = run_process({tool_path("readyz-toggle"), "serve"},
+                                            {.environment = {{"LAMEDUCK_UPSTREAM_TIMEOUT", "soon"}}});
+  CHECK(from_environment.exit_code == 2);
+  CHECK(from_environment.stderr_text.find("upstream-timeout") != std::string::npos);
 
-  SUBCASE("from the environment too, and the flag wins over it") {
-    const auto from_environment = run_process({tool_path("readyz-toggle"), "serve"},
-                                              {.environment = {{"LAMEDUCK_UPSTREAM_TIMEOUT", "soon"}}});
-    CHECK(from_environment.exit_code == 2);
-    CHECK(from_environment.stderr_text.find("upstream-timeout") != std::string::npos);
-
-    ReadyzProcess server({}, "127.0.0.1:0");
-    const auto flag_wins = run_process({tool_path("readyz-toggle"), "status", "--url", server.url()},
-                                       {.environment = {{"LAMEDUCK_URL", "http://127.0.0.1:1"}}});
-    CHECK(flag_wins.exit_code == 0);
-  }
+  ReadyzProcess server({}, "127.0.0.1:0");
+  const auto flag_wins = run_process({tool_path("readyz-toggle"), "status", "--url", server.url()},
+                                     {.environment = {{"LAMEDUCK_URL", "http://127.0.0.1:1"}}});
+  CHECK(flag_wins.exit_code == 0);
 }
 
 TEST_CASE("readyz-toggle off with no server exits 1 within its --timeout, saying why") {

@@ -3,9 +3,9 @@
 // load. With lameduck, a rolling update loses no request and no task; without a preStop hook,
 // the same rollout fails requests (which shows the scenario really races).
 
+#include "lameduck/core/durable_file.hpp"
 #include "sim/service_proxy.hpp"
 #include "sim/sim_cluster.hpp"
-#include "lameduck/durable_file.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 #include "sim/service_proxy.hpp"
 
-#include "lameduck/http_client.hpp"
+#include "lameduck/http/http_client.hpp"
 
 namespace lameduck::sim {
 

@@ -6,7 +6,7 @@
 // it last applied them, falling back to serving-and-terminating ones only when none is ready.
 // The load generator sends tasks at a fixed rate and counts every one that failed.
 
-#include "lameduck/kube_client.hpp"
+#include "lameduck/kube/kube_client.hpp"
 #include "support/fake_apiserver.hpp"
 
 #include <httplib.h>

@@ -6,7 +6,7 @@
 // into the fake apiserver. Based on pkg/kubelet/kuberuntime (killContainer,
 // executePreStopHook), pkg/kubelet/prober and the endpointslice controller's podToEndpoint.
 
-#include "lameduck/deadline.hpp"
+#include "lameduck/core/deadline.hpp"
 #include "support/fake_apiserver.hpp"
 #include "support/process.hpp"
 

@@ -4,7 +4,7 @@
 // it listens. Tasks take 30 s unless --task-time says otherwise, so they are in flight when a
 // test drains it.
 
-#include "lameduck/http_client.hpp"
+#include "lameduck/http/http_client.hpp"
 #include "support/process.hpp"
 
 #include <doctest/doctest.h>

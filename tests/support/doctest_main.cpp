@@ -1,5 +1,5 @@
 #define DOCTEST_CONFIG_IMPLEMENT
-#include "lameduck/signals.hpp"
+#include "lameduck/core/signals.hpp"
 
 #include <doctest/doctest.h>
 

@@ -6,8 +6,8 @@
 // The calls a registering agent makes (grant a lease, put a key under it) go through etcd's
 // JSON gateway, as prestop's own calls do.
 
-#include "lameduck/base64.hpp"
-#include "lameduck/http_client.hpp"
+#include "lameduck/core/base64.hpp"
+#include "lameduck/http/http_client.hpp"
 #include "support/process.hpp"
 #include "support/sockets.hpp"
 #include "support/temp_dir.hpp"

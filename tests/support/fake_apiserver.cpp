@@ -1,7 +1,7 @@
 #include "support/fake_apiserver.hpp"
 
-#include "lameduck/durable_file.hpp"
-#include "lameduck/rfc3339.hpp"
+#include "lameduck/core/durable_file.hpp"
+#include "lameduck/core/rfc3339.hpp"
 #include "support/test_tls.hpp"
 
 #include <httplib.h>

@@ -7,8 +7,8 @@
 // Status errors, bearer tokens with per-token permissions. Tests script object changes, the
 // EndpointSlice controller's reaction to a pod's deletion, and faults.
 
-#include "lameduck/deadline.hpp"
-#include "lameduck/duration.hpp"
+#include "lameduck/core/deadline.hpp"
+#include "lameduck/core/duration.hpp"
 
 #include <nlohmann/json.hpp>
 

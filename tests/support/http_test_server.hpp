@@ -3,7 +3,7 @@
 // A real cpp-httplib server on a free loopback port, for tests that need a peer to talk to:
 // an agent, an upstream, a hung or slow server. Stopped when the test ends.
 
-#include "lameduck/duration.hpp"
+#include "lameduck/core/duration.hpp"
 
 #include <httplib.h>
 

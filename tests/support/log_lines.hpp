@@ -3,8 +3,8 @@
 // A logger that keeps every line, at every level, so that a test can wait for the moment the
 // code under test reached a point (a line logged) instead of sleeping and hoping it did.
 
-#include "lameduck/deadline.hpp"
-#include "lameduck/log.hpp"
+#include "lameduck/core/deadline.hpp"
+#include "lameduck/core/log.hpp"
 
 #include <condition_variable>
 #include <mutex>

@@ -4,7 +4,7 @@
 // line as they come, so that a test can wait for an event (a port announced, a line logged)
 // instead of sleeping.
 
-#include "lameduck/deadline.hpp"
+#include "lameduck/core/deadline.hpp"
 
 #include <nlohmann/json.hpp>
 

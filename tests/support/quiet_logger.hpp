@@ -3,7 +3,7 @@
 // A logger that drops everything, for tests and benchmarks that call the library directly and
 // judge it by what it returns, not by what it logs.
 
-#include "lameduck/log.hpp"
+#include "lameduck/core/log.hpp"
 
 namespace lameduck::test {
 

@@ -3,7 +3,7 @@
 // Raw TCP for tests that must behave like no well-mannered HTTP client does: send garbage,
 // hold a connection open, connect from a chosen source address.
 
-#include "lameduck/deadline.hpp"
+#include "lameduck/core/deadline.hpp"
 
 #include <optional>
 #include <string>

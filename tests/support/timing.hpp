@@ -4,7 +4,7 @@
 // parallel under the sanitizers. Tests that check "given up by the deadline" allow this much
 // past it; the tight figures belong to the benchmarks, which run alone.
 
-#include "lameduck/duration.hpp"
+#include "lameduck/core/duration.hpp"
 
 #include <chrono>
 

@@ -1,0 +1,71 @@
+#include "lameduck/prestop/phase_plan.hpp"
+
+#include <algorithm>
+
+namespace lameduck {
+
+PhasePlan plan_phases(Duration budget, const PrestopOptions& options) {
+  PhasePlan plan;
+  plan.budget = std::max(budget, Duration::zero());
+  Duration left = plan.budget;
+  plan.readiness = options.readyz_url.empty() ? Duration::zero() : std::min(k_readiness_budget, left);
+  left -= plan.readiness;
+  plan.deregister = options.deregistration.configured() ? std::min(options.deregister_timeout, left / 2) : Duration::zero();
+  left -= plan.deregister;
+  plan.endpoints = std::min(options.endpoints_timeout.value_or((plan.budget - plan.deregister) / 2), left);
+  left -= plan.endpoints;
+  left -= std::min(options.min_delay, left);
+  plan.drain = options.drain.drain_url.empty() ? Duration::zero() : left;
+  return plan;
+}
+
+std::string describe_plan(const PhasePlan& plan, const PrestopOptions& options, const std::string& deadline_source) {
+  std::string out = "prestop plan: deadline " + format_duration(plan.budget) + " after start (" +
+                    format_duration(options.grace_period) + " grace period - " + format_duration(options.margin) +
+                    " margin";
+  out += deadline_source == "deletionTimestamp" ? ", shortened by the pod's deletionTimestamp)\n"
+                                                : "; an earlier deletionTimestamp shortens it)\n";
+
+  out += "  1 readiness  ";
+  out += options.readyz_url.empty() ? "skipped (no --readyz-url)\n"
+                                    : "up to " + format_duration(plan.readiness) + ": POST " + options.readyz_url +
+                                          "/readyz/disable\n";
+
+  if (options.deregistration.configured()) {
+    out += "  1b deregister up to " + format_duration(plan.deregister) + ":";
+    const auto& etcd = options.deregistration.etcd;
+    if (!etcd.endpoints.empty()) {
+      out += " etcd: revoke the lease at " + std::to_string(etcd.lease_keys.size()) + " key(s), delete " +
+             std::to_string(etcd.keys.size()) + " key(s);";
+    }
+    if (!options.deregistration.http.url.empty()) {
+      out += " " + options.deregistration.http.method + " " + options.deregistration.http.url + ";";
+    }
+    out.back() = '\n';
+  }
+
+  std::string scope = "every slice in the namespace that lists this pod";
+  if (!options.services.empty()) {
+    scope = "the slices of service";
+    scope += options.services.size() > 1 ? "s " : " ";
+    for (std::size_t i = 0; i < options.services.size(); ++i) {
+      scope += (i > 0 ? ", " : "") + options.services[i];
+    }
+  }
+  out += "  2 endpoints  up to " + format_duration(plan.endpoints) + ": watch " + scope +
+         " until this pod is not ready, then " + format_duration(options.min_delay) +
+         " for consumers; without the API, " + format_duration(options.fallback_delay) + " instead\n";
+
+  out += "  3 drain      ";
+  out += options.drain.drain_url.empty() ? "skipped (no --drain-url)\n"
+                                         : "at least " + format_duration(plan.drain) + ": POST " + options.drain.drain_url +
+                                         ", then wait until the agent reports flushed\n";
+
+  out += "  4 report     summary to stderr, /proc/1/fd/1";
+  out += options.termination_log.empty() ? "" : " and " + options.termination_log;
+  out += options.event ? ", and an Event on the pod" : "";
+  out += options.notify_url.empty() ? "\n" : "; POST it to " + options.notify_url + "\n";
+  return out;
+}
+
+} // namespace lameduck

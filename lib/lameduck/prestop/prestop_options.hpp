@@ -1,0 +1,45 @@
+#pragma once
+
+// Everything prestop is told, from flags or LAMEDUCK_<FLAG> (contract §5).
+
+#include "lameduck/core/duration.hpp"
+#include "lameduck/drain/drain_flags.hpp"
+#include "lameduck/drain/termination_id.hpp"
+#include "lameduck/kube/pod_identity.hpp"
+#include "lameduck/readiness/readiness_client.hpp"
+#include "lameduck/registry/deregistration.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lameduck {
+
+using namespace std::chrono_literals;
+
+struct PrestopOptions {
+  Duration grace_period = 30s;
+  Duration margin = 3s;
+  std::string readyz_url = k_default_readyz_url;
+  DeregistrationOptions deregistration;
+  Duration deregister_timeout = 5s;
+  std::vector<std::string> services;
+  std::optional<Duration> endpoints_timeout; // default: half the budget (after deregistration)
+  Duration min_delay = 2s;
+  Duration fallback_delay = 10s;
+  DrainFlags drain;
+  std::string termination_id;
+  std::string termination_log = "/dev/termination-log";
+  std::string container_stdout = "/proc/1/fd/1"; // where `kubectl logs` looks; empty: nowhere
+  bool event = false;
+  std::string notify_url;
+  std::string state_dir = k_default_state_dir;
+  bool plan = false;
+  PodIdentityFlags pod;
+  std::string kube_api;
+  std::string kube_token_file;
+  std::string kube_ca_file;
+};
+
+} // namespace lameduck
