@@ -3,6 +3,7 @@
 
 #include "lameduck/core/durable_file.hpp"
 #include "support/http_test_server.hpp"
+#include "support/network_namespace.hpp"
 #include "support/readyz_process.hpp"
 #include "support/sockets.hpp"
 #include "support/temp_dir.hpp"
@@ -73,21 +74,23 @@ TEST_CASE("readyz-toggle serve and its client") {
   }
 
   SUBCASE("the switch refuses a peer that is not on loopback, and changes nothing") {
-    const auto address = lameduck::test::non_loopback_ipv4();
-    if (!address) {
-      MESSAGE("this machine has no non-loopback IPv4 address to be a remote peer from");
-      return;
-    }
-    ReadyzProcess server({}, "0.0.0.0:0");
+    // The server in a namespace of its own, as in a pod; this process is another host.
+    const lameduck::test::NetworkNamespace pod;
+    ReadyzProcess server({}, "0.0.0.0:0", pod.command({tool_path("readyz-toggle")}));
     const auto remote = [&](const std::string& request) {
-      return raw_http_status(raw_http_exchange(*address, server.port(), request, Deadline::after(5s), *address));
+      return raw_http_status(raw_http_exchange(pod.inside_address(), server.port(), request, Deadline::after(5s),
+                                               pod.outside_address()));
     };
     CHECK(remote(post("/readyz/disable")) == 403);
     CHECK(remote("GET /readyz/state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") == 403);
     // The kubelet probes from the node, which is not loopback either: /readyz answers it.
     CHECK(remote(kube_probe()) == 200);
     CHECK(server.process().wait_for_event("switch.refused", Deadline::after(5s)));
-    CHECK(probe_status(server.port()) == 200);
+    // Nothing changed, as a process of the pod sees it over its own loopback.
+    const auto status = run_process(
+        pod.command({tool_path("readyz-toggle"), "status", "--url", "http://127.0.0.1:" + std::to_string(server.port())}));
+    CHECK(status.exit_code == 0);
+    CHECK(status.stdout_text.find(R"("ready":true)") != std::string::npos);
   }
 
   SUBCASE("the switch survives a restart through --state-file") {

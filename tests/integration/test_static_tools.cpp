@@ -96,7 +96,7 @@ TEST_CASE("the tools run in an empty root and speak over loopback, by name too")
     CHECK(version.stdout_text.find(tool) == 0);
   }
 
-  ReadyzProcess server({}, "127.0.0.1:0", root.prefix());
+  ReadyzProcess server({}, "127.0.0.1:0", root.command({"/readyz-toggle"}));
   const auto port = std::to_string(server.port());
   CHECK(run_process(root.command({"/readyz-toggle", "off", "--url", "http://localhost:" + port})).exit_code == 0);
   const auto status = run_process(root.command({"/readyz-toggle", "status", "--url", "http://localhost:" + port}));

@@ -13,10 +13,11 @@ namespace lameduck::test {
 
 class ReadyzProcess {
 public:
-  // `flags` are added after "serve --listen <listen>".
+  // `flags` are added after "serve --listen <listen>"; `launcher` starts the tool (its path,
+  // after a chroot or `ip netns exec` when it runs in another root or namespace).
   explicit ReadyzProcess(std::vector<std::string> flags = {}, const std::string& listen = "127.0.0.1:0",
-                         std::vector<std::string> command_prefix = {})
-      : m_process(make_argv(std::move(flags), listen, std::move(command_prefix))) {
+                         std::vector<std::string> launcher = {tool_path("readyz-toggle")})
+      : m_process(make_argv(std::move(flags), listen, std::move(launcher))) {
     const auto listening = m_process.wait_for_event("serve.listening", Deadline::after(std::chrono::seconds{10}));
     if (!listening) {
       throw std::runtime_error("readyz-toggle did not start listening:\n" + m_process.stderr_text());
@@ -31,7 +32,6 @@ public:
 private:
   static std::vector<std::string> make_argv(std::vector<std::string> flags, const std::string& listen,
                                             std::vector<std::string> argv) {
-    argv.push_back(argv.empty() ? tool_path("readyz-toggle") : "/readyz-toggle");
     argv.insert(argv.end(), {"serve", "--listen", listen});
     argv.insert(argv.end(), flags.begin(), flags.end());
     return argv;

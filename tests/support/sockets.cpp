@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdexcept>
@@ -54,28 +53,6 @@ int LoopbackListener::accept(const Deadline& deadline) const {
     throw std::runtime_error("no connection to port " + std::to_string(m_port) + " before the deadline");
   }
   return ::accept(m_fd, nullptr, nullptr);
-}
-
-std::optional<std::string> non_loopback_ipv4() {
-  ifaddrs* interfaces = nullptr;
-  if (::getifaddrs(&interfaces) != 0) {
-    return std::nullopt;
-  }
-  std::optional<std::string> found;
-  for (const ifaddrs* entry = interfaces; entry != nullptr && !found; entry = entry->ifa_next) {
-    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) {
-      continue;
-    }
-    const auto* address = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
-    if ((ntohl(address->sin_addr.s_addr) >> 24) == 127) {
-      continue;
-    }
-    char text[INET_ADDRSTRLEN] = {};
-    ::inet_ntop(AF_INET, &address->sin_addr, text, sizeof text);
-    found = text;
-  }
-  ::freeifaddrs(interfaces);
-  return found;
 }
 
 TcpConnection::TcpConnection(const std::string& host, int port, const std::string& source) {

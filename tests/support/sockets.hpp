@@ -5,7 +5,6 @@
 
 #include "lameduck/core/deadline.hpp"
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,9 +12,6 @@ namespace lameduck::test {
 
 // A loopback port nothing listens on: bound, never listened on, closed.
 int closed_port();
-
-// An IPv4 address of this machine that is not loopback, to be a "remote" peer from.
-std::optional<std::string> non_loopback_ipv4();
 
 // A listening socket on a free loopback port, for tests that must see a connection arrive
 // (or answer it byte for byte) below any HTTP library.
