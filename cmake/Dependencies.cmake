@@ -38,12 +38,19 @@ if(NOT httplib_check_at EQUAL -1)
   set(LAMEDUCK_HTTPLIB_HEADER_DIR ${CMAKE_BINARY_DIR}/httplib)
 endif()
 
-add_library(lameduck_httplib INTERFACE)
-target_include_directories(lameduck_httplib SYSTEM INTERFACE ${LAMEDUCK_HTTPLIB_HEADER_DIR})
+# cpp-httplib for plain HTTP only: the client of readyz-toggle and drain-wait, which speak
+# HTTP over the pod's own network and need no OpenSSL in their executables.
+add_library(lameduck_httplib_plain INTERFACE)
+target_include_directories(lameduck_httplib_plain SYSTEM INTERFACE ${LAMEDUCK_HTTPLIB_HEADER_DIR})
 # cpp-httplib listens with a backlog of 5: a burst of connections beyond it (probes from a busy
 # kubelet, a rollout's prestops against the test API server) waits out a SYN retransmit, 1 s.
-target_compile_definitions(lameduck_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT CPPHTTPLIB_LISTEN_BACKLOG=128)
-target_link_libraries(lameduck_httplib INTERFACE OpenSSL::SSL OpenSSL::Crypto Threads::Threads ${CMAKE_DL_LIBS})
+target_compile_definitions(lameduck_httplib_plain INTERFACE CPPHTTPLIB_LISTEN_BACKLOG=128)
+target_link_libraries(lameduck_httplib_plain INTERFACE Threads::Threads ${CMAKE_DL_LIBS})
+
+# cpp-httplib with TLS: prestop talks to the API server and to etcd over https.
+add_library(lameduck_httplib INTERFACE)
+target_compile_definitions(lameduck_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT)
+target_link_libraries(lameduck_httplib INTERFACE lameduck_httplib_plain OpenSSL::SSL OpenSSL::Crypto)
 
 if(LAMEDUCK_BUILD_TESTS)
   find_package(doctest 2.4 REQUIRED)

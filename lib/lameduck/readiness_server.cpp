@@ -1,6 +1,7 @@
 #include "lameduck/readiness_server.hpp"
 
 #include "lameduck/exit_code.hpp"
+#include "lameduck/http_client.hpp"
 #include "lameduck/http_server.hpp"
 #include "lameduck/loopback.hpp"
 #include "lameduck/readiness_metrics.hpp"
@@ -278,6 +279,12 @@ void ReadinessServer::stop() {
 
 int serve_readiness(const ReadinessServerOptions& options, const Logger& logger) {
   ignore_sigpipe();
+  if (options.upstream && options.upstream->scheme == "https" && !HttpClient::supports_https()) {
+    logger.error("serve.failed", "--upstream: readyz-toggle asks the agent's health over plain HTTP on loopback; "
+                                 "https is not built in",
+                 {{"upstream", options.upstream->text()}});
+    return exit_code::k_usage;
+  }
   const ShutdownSignals signals;
   ReadinessServer server(options, logger);
   const auto address = server.bind();
