@@ -231,6 +231,15 @@ nlohmann::json measure(const Server& server) {
   // survive without a wake-up.
   test::raw_http_exchange("127.0.0.1", server.port, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                           Deadline::after(1s));
+  // The end of that exchange (the client's FIN, a worker going back to wait) still wakes the
+  // server once or twice after the answer has arrived: the idle count starts when those are
+  // over, that is when its context switches have held still for 300 ms (at most 5 s).
+  const auto settled_by = Clock::now() + 5s;
+  for (long long last = -1, now = tree_context_switches(server.pid); now != last && Clock::now() < settled_by;) {
+    std::this_thread::sleep_for(300ms);
+    last = now;
+    now = tree_context_switches(server.pid);
+  }
   const long long idle_rss = tree_status(server.pid, "VmRSS");
   const long long idle_threads = tree_status(server.pid, "Threads");
   const long long ticks_before = tree_cpu_ticks(server.pid);
