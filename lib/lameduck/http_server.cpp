@@ -1,5 +1,6 @@
 #include "lameduck/http_server.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <array>
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <set>
+#include <stdexcept>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/eventfd.h>
