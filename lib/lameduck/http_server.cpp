@@ -90,7 +90,9 @@ struct Connection {
   bool http_1_0 = false;
   std::size_t discarded = 0;
   Clock::time_point deadline;
-  Clock::time_point since; // when it became idle, or when its request began (for eviction)
+  // When it became idle, or when its request began, as a count of such events: the loop reads
+  // the clock once per turn, and several connections can change in one turn.
+  std::uint64_t order = 0;
   std::uint32_t events = 0;
 };
 
@@ -210,6 +212,7 @@ struct HttpServer::Impl {
   // Every connection's deadline, soonest first: the loop sleeps until the first one.
   std::set<std::pair<Clock::time_point, HttpConnectionId>> deadlines;
   HttpConnectionId next_id = k_first_connection_id;
+  std::uint64_t next_order = 0;
   bool stopping = false;
 
   void add_to_epoll(int fd, HttpConnectionId id, std::uint32_t events) const {
@@ -254,17 +257,17 @@ struct HttpServer::Impl {
   std::optional<HttpConnectionId> choose_eviction() const {
     std::optional<HttpConnectionId> idle;
     std::optional<HttpConnectionId> unfinished;
-    Clock::time_point idle_since = Clock::time_point::max();
-    Clock::time_point unfinished_since = Clock::time_point::max();
+    std::uint64_t idle_order = UINT64_MAX;
+    std::uint64_t unfinished_order = UINT64_MAX;
     for (const auto& [id, connection] : connections) {
       if (connection.phase == Phase::closing || (connection.phase == Phase::reading && !connection.request_begun)) {
-        if (connection.since < idle_since) {
+        if (connection.order < idle_order) {
           idle = id;
-          idle_since = connection.since;
+          idle_order = connection.order;
         }
-      } else if (connection.phase == Phase::reading && connection.since < unfinished_since) {
+      } else if (connection.phase == Phase::reading && connection.order < unfinished_order) {
         unfinished = id;
-        unfinished_since = connection.since;
+        unfinished_order = connection.order;
       }
     }
     return idle ? idle : unfinished;
@@ -296,7 +299,7 @@ struct HttpServer::Impl {
       connection.fd = fd;
       connection.id = id;
       connection.peer = peer_address(address);
-      connection.since = now;
+      connection.order = next_order++;
       connection.events = EPOLLIN;
       add_to_epoll(fd, id, EPOLLIN);
       set_deadline(connection, now + limits.request_timeout);
@@ -315,7 +318,7 @@ struct HttpServer::Impl {
       if (n > 0) {
         if (!connection.request_begun) {
           connection.request_begun = true;
-          connection.since = now;
+          connection.order = next_order++;
           if (connection.deadline > now + limits.request_timeout) {
             set_deadline(connection, now + limits.request_timeout);
           }
@@ -488,7 +491,7 @@ struct HttpServer::Impl {
       // the answer on its way. Nothing more is sent; what comes in is dropped until EOF.
       ::shutdown(connection.fd, SHUT_WR);
       connection.phase = Phase::closing;
-      connection.since = now;
+      connection.order = next_order++;
       want(connection, EPOLLIN);
       discard_until_closed(connection);
       return;
@@ -501,10 +504,10 @@ struct HttpServer::Impl {
     want(connection, EPOLLIN);
     if (connection.request_begun) {
       // Pipelined: the caller serves what is buffered next.
-      connection.since = now;
+      connection.order = next_order++;
       set_deadline(connection, now + limits.request_timeout);
     } else {
-      connection.since = now;
+      connection.order = next_order++;
       connection.in.shrink_to_fit();
       set_deadline(connection, now + limits.idle_timeout);
     }
