@@ -44,15 +44,22 @@ file(MAKE_DIRECTORY ${httplib_patched_dir})
 file(COPY_FILE ${httplib_scratch_dir}/httplib.h ${httplib_patched_dir}/httplib.h ONLY_IF_DIFFERENT)
 set(LAMEDUCK_HTTPLIB_HEADER_DIR ${httplib_patched_dir})
 
-add_library(lameduck_httplib INTERFACE)
-target_include_directories(lameduck_httplib SYSTEM INTERFACE ${LAMEDUCK_HTTPLIB_HEADER_DIR})
+# cpp-httplib for plain HTTP only: the client of readyz-toggle and drain-wait, which speak
+# HTTP over the pod's own network and need no OpenSSL in their executables.
+add_library(lameduck_httplib_plain INTERFACE)
+target_include_directories(lameduck_httplib_plain SYSTEM INTERFACE ${LAMEDUCK_HTTPLIB_HEADER_DIR})
 # cpp-httplib listens with a backlog of 5: a burst of connections beyond it (probes from a busy
 # kubelet, a rollout's prestops against the test API server) waits out a SYN retransmit, 1 s.
 # MSG_NOSIGNAL: a write to a peer that has hung up returns EPIPE instead of raising SIGPIPE, even
 # in a program that forgot to ignore the signal (the tools ignore it too, for OpenSSL's own writes).
-target_compile_definitions(lameduck_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT CPPHTTPLIB_LISTEN_BACKLOG=128
-                                                      CPPHTTPLIB_SEND_FLAGS=MSG_NOSIGNAL)
-target_link_libraries(lameduck_httplib INTERFACE OpenSSL::SSL OpenSSL::Crypto Threads::Threads ${CMAKE_DL_LIBS})
+target_compile_definitions(lameduck_httplib_plain INTERFACE CPPHTTPLIB_LISTEN_BACKLOG=128
+                                                            CPPHTTPLIB_SEND_FLAGS=MSG_NOSIGNAL)
+target_link_libraries(lameduck_httplib_plain INTERFACE Threads::Threads ${CMAKE_DL_LIBS})
+
+# cpp-httplib with TLS: prestop talks to the API server and to etcd over https.
+add_library(lameduck_httplib INTERFACE)
+target_compile_definitions(lameduck_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT)
+target_link_libraries(lameduck_httplib INTERFACE lameduck_httplib_plain OpenSSL::SSL OpenSSL::Crypto)
 
 if(LAMEDUCK_BUILD_TESTS)
   # 2.4.9: SUBCASEs inside a loop (each fault, each peer) run once per iteration from then on.

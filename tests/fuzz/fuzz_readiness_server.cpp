@@ -20,7 +20,7 @@ const lameduck::Logger k_quiet("readyz-toggle", lameduck::LogFormat::json, lamed
 
 int server_port() {
   static const int port = [] {
-    // Never destroyed: its workers may still be answering when the process exits.
+    // Never destroyed: its loop may still be answering when the process exits.
     static auto* server = new lameduck::ReadinessServer({.listen = "127.0.0.1:0"}, k_quiet);
     const auto bound = server->bind();
     lameduck::fuzz::require(bound.has_value());

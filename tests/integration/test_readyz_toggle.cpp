@@ -4,14 +4,17 @@
 #include "lameduck/core/durable_file.hpp"
 #include "support/http_test_server.hpp"
 #include "support/network_namespace.hpp"
+#include "support/pests.hpp"
 #include "support/readyz_process.hpp"
 #include "support/sockets.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -168,6 +171,47 @@ TEST_CASE("readyz-toggle keeps answering probes while clients misbehave") {
     CHECK(probe_status(server.port()) == 200);
     CHECK(Clock::now() - started < 500ms);
   }
+}
+
+// What an attacker on the pod network can do to the port the kubelet probes: hold hundreds of
+// connections with request heads that never end (one byte every 0.5 s, inside any per-read
+// timeout), reopening each one the server drops, and send garbage on a hundred more.
+TEST_CASE("readyz-toggle answers every probe while 500 slow clients and 100 garbage senders hold its port") {
+  ReadyzProcess server;
+  lameduck::test::Pests pests(server.port(), {.slow_clients = 500, .garbage_clients = 100});
+  REQUIRE(pests.wait_until_opened(600, Deadline::after(10s)));
+
+  // The kubelet's schedule, faster: a probe every 200 ms for 8 s, each on a new connection.
+  std::vector<lameduck::Duration> latencies;
+  const auto start = Clock::now();
+  for (int i = 0; i < 40; ++i) {
+    std::this_thread::sleep_until(start + i * 200ms);
+    const auto asked = Clock::now();
+    CHECK(probe_status(server.port()) == 200);
+    latencies.push_back(std::chrono::duration_cast<lameduck::Duration>(Clock::now() - asked));
+  }
+  // The server did drop slow clients (at their request deadline), and they came back.
+  CHECK(pests.connections_dropped() > 0);
+  CHECK(pests.connections_opened() > 600);
+
+  std::sort(latencies.begin(), latencies.end());
+  const auto ms = [](lameduck::Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  CAPTURE(ms(latencies[latencies.size() / 2]));
+  CAPTURE(ms(latencies[latencies.size() * 95 / 100 - 1]));
+  CAPTURE(ms(latencies.back()));
+  // The kubelet's default timeout is 1 s: every probe within it, nearly all far within it.
+  CHECK(latencies.back() < 1s);
+  CHECK(latencies[latencies.size() * 95 / 100 - 1] < 100ms);
+}
+
+TEST_CASE("readyz-toggle's switch takes a POST with no body and no Content-Length") {
+  ReadyzProcess server;
+  const auto answer = raw_http_exchange("127.0.0.1", server.port(),
+                                        "POST /readyz/disable HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                        Deadline::after(5s));
+  CHECK(raw_http_status(answer) == 200);
+  CHECK(answer.find(R"("ready":false,"reason":"disabled")") != std::string::npos);
+  CHECK(probe_status(server.port()) == 503);
 }
 
 TEST_CASE("readyz-toggle takes its flags from the environment too, and the flag wins over it") {

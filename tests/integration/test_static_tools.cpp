@@ -103,3 +103,25 @@ TEST_CASE("the tools run in an empty root and speak over loopback, by name too")
   CHECK(status.exit_code == 0);
   CHECK(status.stdout_text.find(R"("ready":false)") != std::string::npos);
 }
+
+// readyz-toggle and drain-wait speak plain HTTP on the pod's own network: OpenSSL, most of a
+// static executable, stays out of them; prestop keeps it for the API server and etcd.
+TEST_CASE("only prestop carries TLS") {
+  const auto contains = [](const std::string& path, std::string_view needle) {
+    std::ifstream file(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    return bytes.find(needle) != std::string::npos;
+  };
+  // The credits in OpenSSL's assembler, which libcrypto carries wherever it is linked in.
+  CHECK(contains(tool_path("prestop"), "@openssl.org"));
+  CHECK_FALSE(contains(tool_path("readyz-toggle"), "@openssl.org"));
+  CHECK_FALSE(contains(tool_path("drain-wait"), "@openssl.org"));
+
+  const auto upstream = run_process({tool_path("readyz-toggle"), "serve", "--listen", "127.0.0.1:0", "--upstream",
+                                     "https://127.0.0.1:8443/healthz"});
+  CHECK(upstream.exit_code == 2);
+  CHECK(upstream.stderr_text.find("https is not built in") != std::string::npos);
+  const auto off = run_process({tool_path("readyz-toggle"), "off", "--url", "https://127.0.0.1:1", "--timeout", "1s"});
+  CHECK(off.exit_code == 1);
+  CHECK(off.stderr_text.find("plain HTTP only") != std::string::npos);
+}

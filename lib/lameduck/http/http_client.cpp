@@ -54,11 +54,24 @@ private:
   std::thread m_thread;
 };
 
+// Without OpenSSL, httplib refuses an https origin by throwing; such a client is never
+// built, and send() says why instead (see HttpClient::stream).
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+constexpr bool k_https_built_in = true;
+#else
+constexpr bool k_https_built_in = false;
+#endif
+
+std::string client_origin(const Url& origin) {
+  return (origin.scheme == "https" && !k_https_built_in) ? "http://" + join_host_port(origin.host, origin.port)
+                                                         : origin.origin();
+}
+
 } // namespace
 
 struct HttpClient::Impl {
   Impl(const Url& origin, const HttpClientOptions& options)
-      : client(origin.origin(), options.client_cert_file, options.client_key_file) {}
+      : client(client_origin(origin), options.client_cert_file, options.client_key_file) {}
 
   httplib::Client client;
 };
@@ -79,12 +92,18 @@ HttpClient::HttpClient(Url origin, HttpClientOptions options)
   client.set_follow_location(false);
   // Requests are small and latency is the point: no Nagle delay waiting for an ACK.
   client.set_tcp_nodelay(true);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
   if (m_origin.scheme == "https") {
     client.enable_server_certificate_verification(true);
     if (!m_options.ca_file.empty()) {
       client.set_ca_cert_path(m_options.ca_file);
     }
   }
+#endif
+}
+
+bool HttpClient::supports_https() {
+  return k_https_built_in;
 }
 
 HttpClient::~HttpClient() = default;
@@ -99,6 +118,10 @@ Expected<HttpResponse, HttpError> HttpClient::stream(const HttpRequest& request,
                                                      const BodyReceiver& receiver) {
   const auto started = Clock::now();
   const std::string where = m_origin.origin();
+  if (m_origin.scheme == "https" && !k_https_built_in) {
+    return unexpected(HttpError{HttpErrorKind::tls, "cannot ask " + where +
+                                                        ": this tool speaks plain HTTP only (built without TLS)"});
+  }
   if (deadline.expired(started)) {
     return unexpected(HttpError{HttpErrorKind::timeout, "no time left to ask " + where});
   }

@@ -80,6 +80,10 @@ public:
 
   const Url& origin() const { return m_origin; }
 
+  // False in the tools built without OpenSSL (readyz-toggle, drain-wait): their https
+  // requests fail with an error that says so.
+  static bool supports_https();
+
   Expected<HttpResponse, HttpError> send(const HttpRequest& request, const Deadline& deadline);
 
   // Like send, but a 2xx body goes to `receiver` instead of into the response (for watches

@@ -4,40 +4,49 @@
 #include "lameduck/core/loopback.hpp"
 #include "lameduck/core/signals.hpp"
 #include "lameduck/http/http_client.hpp"
+#include "lameduck/http/http_server.hpp"
 #include "lameduck/readiness/readiness_metrics.hpp"
 #include "lameduck/readiness/readiness_state.hpp"
+#include "lameduck/readiness/upstream_check.hpp"
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <charconv>
 #include <cstdlib>
-#include <future>
-#include <thread>
+#include <cstring>
+#include <vector>
 
 namespace lameduck {
 
 namespace {
 
-// Enough workers that a few clients holding connections open cannot starve the kubelet's
-// probe; each slow or silent client is dropped after k_io_timeout.
-constexpr std::size_t k_worker_threads = 16;
-constexpr auto k_io_timeout = std::chrono::seconds{1};
+// The kubelet's probe times out after 1 s by default: a request must be whole within that.
+constexpr auto k_request_timeout = std::chrono::seconds{1};
+// A kubelet and prestop need a handful. The cap bounds what a flood costs (a connection is a
+// few hundred bytes here, and a socket in the kernel); beyond it a new connection replaces the
+// oldest idle one, so a flood cannot lock out a new prober.
+constexpr std::size_t k_max_connections = 1024;
 constexpr std::size_t k_max_body_bytes = 4096;
-// SIGTERM must end the process within a second; in-flight exchanges get this long to finish.
-constexpr auto k_stop_grace = std::chrono::milliseconds{800};
+constexpr const char* k_text = "text/plain; charset=utf-8";
 
 std::string json_body(const ReadinessState& state) {
   return readiness_state_json(state) + "\n";
 }
 
-std::string error_body(std::string_view message) {
-  return nlohmann::json{{"error", message}}.dump() + "\n";
+HttpServerAnswer text_answer(int status, std::string body) {
+  return {.status = status, .content_type = k_text, .body = std::move(body), .allow = {}};
+}
+
+HttpServerAnswer json_answer(int status, std::string body) {
+  return {.status = status, .content_type = "application/json", .body = std::move(body), .allow = {}};
+}
+
+HttpServerAnswer error_answer(int status, std::string_view message) {
+  return json_answer(status, nlohmann::json{{"error", message}}.dump() + "\n");
 }
 
 // For a 405 instead of a 404 when the path exists but the method does not.
-const char* allowed_methods(const std::string& path) {
+const char* allowed_methods(std::string_view path) {
   if (path == "/readyz/disable" || path == "/readyz/enable") {
     return "POST";
   }
@@ -45,6 +54,17 @@ const char* allowed_methods(const std::string& path) {
     return "GET, HEAD";
   }
   return nullptr;
+}
+
+HttpServerLimits server_limits(const ReadinessServerOptions& options) {
+  HttpServerLimits limits;
+  limits.request_timeout = k_request_timeout;
+  // A probe waiting on the upstream is answered when the check ends, which its own deadline
+  // bounds; this is the backstop.
+  limits.answer_timeout = options.upstream_timeout + k_request_timeout;
+  limits.max_body_bytes = k_max_body_bytes;
+  limits.max_connections = k_max_connections;
+  return limits;
 }
 
 } // namespace
@@ -71,83 +91,87 @@ Expected<ListenAddress> parse_listen_address(std::string_view text) {
 
 struct ReadinessServer::Impl {
   Impl(ReadinessServerOptions options_in, const Logger& logger_in)
-      : options(std::move(options_in)), logger(logger_in), readiness(options.state_file, options.start_ready) {}
+      : options(std::move(options_in)), logger(logger_in), readiness(options.state_file, options.start_ready),
+        server([this](const HttpServerRequest& request) { return answer(request); }, server_limits(options)) {
+    if (options.upstream) {
+      upstream_check.emplace(*options.upstream, options.upstream_timeout);
+      server.watch(upstream_check->fd(), [this] { answer_waiting_probes(); });
+    }
+  }
 
   ReadinessServerOptions options;
   const Logger& logger;
   ReadinessSwitch readiness;
   ReadinessMetrics metrics;
-  httplib::Server server;
+  HttpServer server;
+  std::optional<UpstreamCheck> upstream_check;
+  // Probes waiting for the check in flight; they all get its outcome.
+  std::vector<HttpConnectionId> waiting_probes;
   // Logged when it changes, not on every probe.
-  std::atomic<bool> upstream_was_ok{true};
+  bool upstream_was_ok = true;
 
-  // Empty when the upstream is healthy, else why not.
-  std::string check_upstream() {
-    HttpClientOptions client_options;
-    client_options.connect_timeout = options.upstream_timeout;
-    client_options.keep_alive = false;
-    client_options.max_body_bytes = 64 * 1024;
-    client_options.user_agent = "lameduck-readyz-toggle";
-    HttpClient client(*options.upstream, client_options);
-    const auto answer = client.send({.method = "GET", .target = options.upstream->target, .headers = {}, .body = {},
-                                     .content_type = {}},
-                                    Deadline::after(options.upstream_timeout));
-    std::string problem;
-    if (!answer) {
-      problem = "upstream " + options.upstream->text() + ": " + answer.error().message;
-    } else if (answer->status < 200 || answer->status >= 400) {
-      problem = "upstream " + options.upstream->text() + " answered " + std::to_string(answer->status);
-    }
-    if (upstream_was_ok.exchange(problem.empty()) != problem.empty()) {
-      if (problem.empty()) {
-        logger.info("upstream.ok", "the upstream answers healthy again", {{"upstream", options.upstream->text()}});
-      } else {
-        logger.warn("upstream.failing", problem, {{"upstream", options.upstream->text()}});
-      }
-    }
-    return problem;
-  }
-
-  void answer_readyz(const httplib::Request&, httplib::Response& response) {
+  HttpServerAnswer probe_answer(const std::string& upstream_problem) {
     const ReadinessState state = readiness.current();
     std::string problem;
     if (!state.ready) {
       problem = state.reason.empty() ? "disabled" : state.reason;
-    } else if (options.upstream) {
-      problem = check_upstream();
-      if (!problem.empty()) {
-        metrics.count_upstream_failure();
+    } else if (!upstream_problem.empty()) {
+      problem = upstream_problem;
+      metrics.count_upstream_failure();
+    }
+    const int status = problem.empty() ? 200 : 503;
+    metrics.count_probe(status);
+    return text_answer(status, problem.empty() ? "ok\n" : "not ready: " + problem + "\n");
+  }
+
+  std::optional<HttpServerAnswer> answer_readyz(const HttpServerRequest& request) {
+    // The switch off wins without asking the upstream.
+    if (!upstream_check || !readiness.current().ready) {
+      return probe_answer({});
+    }
+    waiting_probes.push_back(request.connection);
+    upstream_check->start();
+    return std::nullopt;
+  }
+
+  void answer_waiting_probes() {
+    const auto outcome = upstream_check->take_outcome();
+    if (!outcome) {
+      return;
+    }
+    if (upstream_was_ok != outcome->empty()) {
+      upstream_was_ok = outcome->empty();
+      if (upstream_was_ok) {
+        logger.info("upstream.ok", "the upstream answers healthy again", {{"upstream", options.upstream->text()}});
+      } else {
+        logger.warn("upstream.failing", *outcome, {{"upstream", options.upstream->text()}});
       }
     }
-    response.status = problem.empty() ? 200 : 503;
-    response.set_content(problem.empty() ? "ok\n" : "not ready: " + problem + "\n", "text/plain; charset=utf-8");
-    metrics.count_probe(response.status);
+    for (const HttpConnectionId probe : std::exchange(waiting_probes, {})) {
+      server.answer_later(probe, probe_answer(*outcome));
+    }
   }
 
   // Only processes in this pod may flip the switch or read why it is off.
-  bool refuse_remote_peer(const httplib::Request& request, httplib::Response& response) {
-    if (is_loopback_address(request.remote_addr)) {
-      return false;
+  std::optional<HttpServerAnswer> refuse_remote_peer(const HttpServerRequest& request) {
+    if (is_loopback_address(request.peer)) {
+      return std::nullopt;
     }
     logger.warn("switch.refused", "the readiness switch answers loopback peers only",
-                {{"peer", request.remote_addr}, {"path", request.path}});
-    response.status = 403;
-    response.set_content(error_body("the readiness switch answers loopback peers only"), "application/json");
-    return true;
+                {{"peer", request.peer}, {"path", std::string(request.head.path)}});
+    return error_answer(403, "the readiness switch answers loopback peers only");
   }
 
-  void flip(const httplib::Request& request, httplib::Response& response, bool ready) {
-    if (refuse_remote_peer(request, response)) {
-      return;
+  HttpServerAnswer flip(const HttpServerRequest& request, bool ready) {
+    if (auto refused = refuse_remote_peer(request)) {
+      return *refused;
     }
     std::string reason = ready ? "enabled" : "disabled";
     if (!request.body.empty()) {
       const auto body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
       const auto given = body.is_object() ? body.find("reason") : body.end();
       if (!body.is_object() || (given != body.end() && !given->is_string())) {
-        response.status = 400;
-        response.set_content(error_body(R"(the body must be empty or {"reason":"..."})"), "application/json");
-        return;
+        return error_answer(400, R"(the body must be empty or {"reason":"..."})");
       }
       if (given != body.end()) {
         reason = given->get<std::string>();
@@ -157,56 +181,52 @@ struct ReadinessServer::Impl {
     if (change.changed) {
       metrics.count_transition(ready);
       logger.info("readiness.changed", ready ? "readiness on" : "readiness off",
-                  {{"ready", ready}, {"reason", reason}, {"peer", request.remote_addr}});
+                  {{"ready", ready}, {"reason", reason}, {"peer", request.peer}});
     }
     if (change.save_error) {
       logger.error("state.save_failed", *change.save_error + "; the switch holds in memory only",
                    {{"state_file", options.state_file}});
     }
-    response.set_content(json_body(change.state), "application/json");
+    return json_answer(200, json_body(change.state));
   }
 
-  void route() {
-    server.new_task_queue = [] { return new httplib::ThreadPool(k_worker_threads); };
-    server.set_read_timeout(k_io_timeout);
-    server.set_write_timeout(k_io_timeout);
-    server.set_keep_alive_timeout(k_io_timeout.count());
-    server.set_payload_max_length(k_max_body_bytes);
-    // cpp-httplib polls the listening socket every 10 ms by default; block in accept() instead
-    // (stop() still wakes it by shutting the socket down).
-    server.set_idle_interval(0, 0);
-    // A probe's answer goes out at once, not after a delayed ACK of the headers.
-    server.set_tcp_nodelay(true);
-
-    server.Get("/readyz", [this](const auto& request, auto& response) { answer_readyz(request, response); });
-    server.Get("/livez", [](const auto&, auto& response) { response.set_content("ok\n", "text/plain; charset=utf-8"); });
-    server.Get("/metrics", [this](const auto&, auto& response) {
-      response.set_content(metrics.render(readiness.current().ready), k_metrics_content_type);
-    });
-    server.Post("/readyz/disable", [this](const auto& request, auto& response) { flip(request, response, false); });
-    server.Post("/readyz/enable", [this](const auto& request, auto& response) { flip(request, response, true); });
-    server.Get("/readyz/state", [this](const auto& request, auto& response) {
-      if (!refuse_remote_peer(request, response)) {
-        response.set_content(json_body(readiness.current()), "application/json");
+  std::optional<HttpServerAnswer> answer(const HttpServerRequest& request) {
+    const std::string_view path = request.head.path;
+    const std::string_view method = request.head.method;
+    const bool get = method == "GET" || method == "HEAD";
+    if (get && path == "/readyz") {
+      return answer_readyz(request);
+    }
+    if (get && path == "/livez") {
+      return text_answer(200, "ok\n");
+    }
+    if (get && path == "/metrics") {
+      return HttpServerAnswer{.status = 200, .content_type = k_metrics_content_type,
+                              .body = metrics.render(readiness.current().ready), .allow = {}};
+    }
+    if (get && path == "/readyz/state") {
+      if (auto refused = refuse_remote_peer(request)) {
+        return refused;
       }
-    });
-    server.set_error_handler([](const auto& request, auto& response) {
-      if (const char* allowed = allowed_methods(request.path); response.status == 404 && allowed != nullptr) {
-        response.status = 405;
-        response.set_header("Allow", allowed);
-      }
-      if (response.body.empty()) {
-        response.set_content(std::to_string(response.status) + " " + httplib::detail::status_message(response.status) +
-                                 ": " + request.method + " " + request.path + "\n",
-                             "text/plain; charset=utf-8");
-      }
-    });
+      return json_answer(200, json_body(readiness.current()));
+    }
+    if (method == "POST" && (path == "/readyz/disable" || path == "/readyz/enable")) {
+      return flip(request, path == "/readyz/enable");
+    }
+    const char* allowed = allowed_methods(path);
+    const int status = allowed != nullptr ? 405 : 404;
+    HttpServerAnswer refusal = text_answer(status, std::to_string(status) + " " +
+                                                       std::string(http_status_text(status)) + ": " +
+                                                       std::string(method) + " " + std::string(path) + "\n");
+    if (allowed != nullptr) {
+      refusal.allow = allowed;
+    }
+    return refusal;
   }
 };
 
 ReadinessServer::ReadinessServer(ReadinessServerOptions options, const Logger& logger)
     : m_impl(std::make_unique<Impl>(std::move(options), logger)) {
-  m_impl->route();
   if (!m_impl->readiness.load_problem().empty()) {
     logger.error("state.unusable", m_impl->readiness.load_problem() + "; starting not ready",
                  {{"state_file", m_impl->options.state_file}});
@@ -220,26 +240,37 @@ Expected<ListenAddress> ReadinessServer::bind() {
   if (!address) {
     return address;
   }
-  const auto try_bind = [this](const std::string& host, int port) {
-    return port == 0 ? m_impl->server.bind_to_any_port(host) : (m_impl->server.bind_to_port(host, port) ? port : -1);
-  };
-  int port = try_bind(address->host, address->port);
-  if (port < 0 && address->host == "::") {
+  auto port = m_impl->server.listen(address->host, address->port);
+  if (!port && address->host == "::") {
     // Some clusters turn IPv6 off in pods; every IPv4 address is what "[::]" meant there.
     m_impl->logger.warn("serve.ipv4_only", "cannot listen on [::], listening on 0.0.0.0 instead");
     address->host = "0.0.0.0";
-    port = try_bind(address->host, address->port);
+    port = m_impl->server.listen(address->host, address->port);
   }
-  if (port < 0) {
+  if (!port) {
     return unexpected("cannot listen on " + join_host_port(address->host, address->port) + ": " +
-                      std::strerror(errno));
+                      port.error().message);
   }
-  address->port = port;
+  address->port = *port;
   return address;
 }
 
 void ReadinessServer::serve() {
-  m_impl->server.listen_after_bind();
+  m_impl->server.run();
+}
+
+int ReadinessServer::serve(const ShutdownSignals& signals) {
+  int signal = 0;
+  m_impl->server.watch(signals.fd(), [this, &signals, &signal] {
+    signal = signals.wait(Deadline::after(Duration::zero()));
+    m_impl->server.stop();
+  });
+  m_impl->server.run();
+  return signal;
+}
+
+bool ReadinessServer::upstream_check_in_flight() const {
+  return m_impl->upstream_check && m_impl->upstream_check->in_flight();
 }
 
 void ReadinessServer::stop() {
@@ -248,6 +279,12 @@ void ReadinessServer::stop() {
 
 int serve_readiness(const ReadinessServerOptions& options, const Logger& logger) {
   ignore_sigpipe();
+  if (options.upstream && options.upstream->scheme == "https" && !HttpClient::supports_https()) {
+    logger.error("serve.failed", "--upstream: readyz-toggle asks the agent's health over plain HTTP on loopback; "
+                                 "https is not built in",
+                 {{"upstream", options.upstream->text()}});
+    return exit_code::k_usage;
+  }
   const ShutdownSignals signals;
   ReadinessServer server(options, logger);
   const auto address = server.bind();
@@ -261,14 +298,14 @@ int serve_readiness(const ReadinessServerOptions& options, const Logger& logger)
                {"upstream", options.upstream ? options.upstream->text() : ""},
                {"state_file", options.state_file}});
 
-  auto serving = std::async(std::launch::async, [&server] { server.serve(); });
-  const int signal = signals.wait();
+  // One thread serves and waits for the signal: the loop returns at once, every connection
+  // closed; the switch is on disk already, so nothing is lost by not finishing exchanges.
+  const int signal = server.serve(signals);
   logger.info("serve.stopping", "stopping", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
-  server.stop();
-  if (serving.wait_for(k_stop_grace) != std::future_status::ready) {
-    // A client still holds a connection; the state is already on disk, so nothing is lost by
-    // not waiting for it.
-    logger.info("serve.stopped", "stopped with connections still open");
+  if (server.upstream_check_in_flight()) {
+    // Its thread ends within --upstream-timeout; the process need not wait for it, nor run
+    // the static destructors under it.
+    logger.info("serve.stopped", "stopped with an upstream check in flight");
     std::_Exit(exit_code::k_ok);
   }
   logger.info("serve.stopped", "stopped");

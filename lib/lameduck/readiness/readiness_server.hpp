@@ -1,8 +1,9 @@
 #pragma once
 
 // readyz-toggle's server: /readyz for the kubelet's readiness probe, /livez, /metrics, and
-// the loopback-only switch that prestop flips. It answers a probe within the upstream
-// timeout whatever else its clients do, and idles without waking up.
+// the loopback-only switch that prestop flips. It serves from one event loop (http_server.hpp),
+// so it answers a probe within the upstream timeout whatever else its clients do, and idles
+// on one thread without waking up.
 
 #include "lameduck/core/duration.hpp"
 #include "lameduck/core/expected.hpp"
@@ -16,6 +17,8 @@
 #include <string_view>
 
 namespace lameduck {
+
+class ShutdownSignals;
 
 inline constexpr const char* k_default_listen = "[::]:7979";
 inline constexpr auto k_default_upstream_timeout = std::chrono::milliseconds{800};
@@ -47,8 +50,13 @@ public:
   Expected<ListenAddress> bind();
   // Serves until stop(); call after bind(), from the thread that should serve.
   void serve();
-  // Closes the listening socket and lets in-flight exchanges finish; serve() then returns.
+  // Serves until stop() or until one of `signals` arrives; returns the signal, or 0 after stop().
+  int serve(const ShutdownSignals& signals);
+  // From any thread: serve() closes every connection and returns at its loop's next turn.
   void stop();
+
+  // A thread asking --upstream is running (the one thread besides the loop's).
+  bool upstream_check_in_flight() const;
 
 private:
   struct Impl;

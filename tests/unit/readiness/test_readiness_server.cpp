@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <condition_variable>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -153,6 +154,68 @@ TEST_CASE("ReadinessServer") {
     const auto took = Clock::now() - started;
     CHECK(took >= 300ms);
     CHECK(took < 300ms + 200ms);
+  }
+  SUBCASE("probes that arrive together share one upstream check, and the loop serves on meanwhile") {
+    std::mutex mutex;
+    std::condition_variable changed;
+    int asked = 0;
+    bool released = false;
+    const lameduck::test::HttpTestServer upstream([&](httplib::Server& s) {
+      s.Get("/healthz", [&](const auto&, auto&) {
+        std::unique_lock lock(mutex);
+        ++asked;
+        changed.notify_all();
+        changed.wait_for(lock, 10s, [&] { return released; });
+      });
+    });
+    const RunningServer server(with_upstream(upstream.url("/healthz"), 20s));
+    const std::string probe = "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const lameduck::test::TcpConnection first("127.0.0.1", server.port());
+    first.send(probe);
+    {
+      std::unique_lock lock(mutex);
+      REQUIRE(changed.wait_for(lock, 10s, [&] { return asked == 1; }));
+    }
+    // Two more probes while the check is in flight, and HEAD among them.
+    const lameduck::test::TcpConnection second("127.0.0.1", server.port());
+    second.send(probe);
+    const lameduck::test::TcpConnection third("127.0.0.1", server.port());
+    third.send("HEAD /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    // The loop is not waiting on the upstream: other requests are answered now.
+    CHECK(server.send("GET", "/livez").status == 200);
+    CHECK(server.send("GET", "/metrics").body.find("lameduck_ready 1\n") != std::string::npos);
+    {
+      const std::lock_guard lock(mutex);
+      released = true;
+    }
+    changed.notify_all();
+    CHECK(lameduck::test::raw_http_status(first.receive_all(Deadline::after(10s))) == 200);
+    CHECK(lameduck::test::raw_http_status(second.receive_all(Deadline::after(10s))) == 200);
+    const auto head = third.receive_all(Deadline::after(10s));
+    CHECK(lameduck::test::raw_http_status(head) == 200);
+    CHECK(head.ends_with("\r\n\r\n")); // HEAD: no body
+    const std::lock_guard lock(mutex);
+    CHECK(asked == 1);
+  }
+  SUBCASE("a POST with no body and no Content-Length flips the switch") {
+    const RunningServer server({});
+    const auto answer = lameduck::test::raw_http_exchange(
+        "127.0.0.1", server.port(), "POST /readyz/disable HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Deadline::after(5s));
+    CHECK(lameduck::test::raw_http_status(answer) == 200);
+    CHECK(server.send("GET", "/readyz").status == 503);
+  }
+  SUBCASE("405 names the methods allowed; HEAD has no body") {
+    const RunningServer server({});
+    const auto not_allowed = server.send("DELETE", "/readyz");
+    CHECK(not_allowed.status == 405);
+    CHECK(not_allowed.header("Allow") == "GET, HEAD");
+    CHECK(server.send("GET", "/readyz/enable").header("Allow") == "POST");
+    const auto head = lameduck::test::raw_http_exchange(
+        "127.0.0.1", server.port(), "HEAD /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Deadline::after(5s));
+    CHECK(head.find("Content-Length: 3\r\n") != std::string::npos);
+    CHECK(head.ends_with("\r\n\r\n"));
   }
   SUBCASE("an upstream that refuses connections makes /readyz 503") {
     const RunningServer server(with_upstream("http://127.0.0.1:" + std::to_string(lameduck::test::closed_port())));
