@@ -3,7 +3,6 @@
 // trickles). Whatever the peer does, the tool must end by itself with its own exit code (never
 // a signal), before its deadline, and still do every step that does not need that peer.
 
-#include "lameduck/core/durable_file.hpp"
 #include "support/agent_process.hpp"
 #include "support/fake_apiserver.hpp"
 #include "support/faulty_peer.hpp"
@@ -11,6 +10,7 @@
 #include "support/readyz_process.hpp"
 #include "support/sockets.hpp"
 #include "support/temp_dir.hpp"
+#include "support/termination_log.hpp"
 #include "support/test_tls.hpp"
 
 #include <doctest/doctest.h>
@@ -124,10 +124,7 @@ struct HealthyPod {
             .stdin_text = {}};
   }
 
-  nlohmann::json summary() const {
-    const auto text = lameduck::read_small_file(dir.file("termination-log")).value().content;
-    return nlohmann::json::parse(text.substr(0, text.find('\n')));
-  }
+  nlohmann::json summary() const { return lameduck::test::read_termination_summary(dir.file("termination-log")); }
 
   TempDir dir;
   FakeApiServer api;

@@ -8,6 +8,7 @@
 #include "support/readyz_process.hpp"
 #include "support/sockets.hpp"
 #include "support/temp_dir.hpp"
+#include "support/termination_log.hpp"
 
 #include <doctest/doctest.h>
 
@@ -56,10 +57,7 @@ struct Pod {
             .working_directory = {},
             .stdin_text = {}};
   }
-  nlohmann::json summary() const {
-    const auto text = lameduck::read_small_file(dir.file("termination-log")).value().content;
-    return nlohmann::json::parse(text.substr(0, text.find('\n')));
-  }
+  nlohmann::json summary() const { return lameduck::test::read_termination_summary(dir.file("termination-log")); }
 
   TempDir dir;
   FakeApiServer api;
