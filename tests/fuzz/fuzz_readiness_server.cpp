@@ -7,6 +7,10 @@
 #include "lameduck/readiness/readiness_server.hpp"
 
 #include <arpa/inet.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -30,14 +34,28 @@ int server_port() {
   return port;
 }
 
+// A connection to the server. A connect() that fails is tried again for up to a second (on a
+// loaded machine, thousands of loopback connections a second can briefly run the client out
+// of what the kernel will give it); one that still fails aborts with the reason, so a server
+// that stopped listening is caught and named.
 int connect_to_server() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(static_cast<std::uint16_t>(server_port()));
-  lameduck::fuzz::require(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  return fd;
+  for (int attempt = 1;; ++attempt) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+      return fd;
+    }
+    const int error = errno;
+    ::close(fd);
+    if (attempt == 20) {
+      std::fprintf(stderr, "cannot connect to the readiness server: %s\n", std::strerror(error));
+      std::abort();
+    }
+    ::poll(nullptr, 0, 50);
+  }
 }
 
 void send_all(int fd, std::string_view bytes) {

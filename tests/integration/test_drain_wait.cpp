@@ -79,13 +79,13 @@ TEST_CASE("drain-wait and the demo agent") {
     CHECK(run_process(drain_wait(agent.url("/drain"))).exit_code == 0);
     CHECK(agent.logged("drain.flushed") == 1);
   }
-  SUBCASE("an agent that never flushes: exit 1 before --timeout, within 50 ms of it") {
+  SUBCASE("an agent that never flushes: exit 1 before --timeout, having kept 100 ms to exit") {
     AgentProcess agent(state_file, {"--flush-time", "1h"});
     const auto result = run_process(drain_wait(agent.url("/drain"), {"--timeout", "600ms"}));
     CHECK(result.exit_code == 1);
     const auto ms = logged_ms(result.stderr_text, "drain.gave_up");
     CHECK(ms < 600);
-    CHECK(ms >= 550);
+    CHECK(ms >= 450);
   }
   SUBCASE("--connections-port waits for the agent's last connection to close") {
     AgentProcess agent(state_file);

@@ -6,8 +6,9 @@ namespace lameduck {
 
 namespace {
 
-// Kept back from --timeout for logging and exiting, so the process is gone before it.
-constexpr auto k_exit_reserve = std::chrono::milliseconds{15};
+// Kept back from --timeout for logging and exiting, so the process is gone before it even on a
+// loaded node (or with a sanitized build's exit-time leak check).
+constexpr auto k_exit_reserve = std::chrono::milliseconds{100};
 
 } // namespace
 

@@ -24,13 +24,14 @@ namespace {
 // The pod GET only refines the deadline; it must not eat the budget of a hook with a dead API.
 constexpr auto k_pod_read_budget = std::chrono::milliseconds{1000};
 // Kept back from the drain for the report: writing it, and the Event when asked for.
-constexpr auto k_report_reserve = std::chrono::milliseconds{50};
+constexpr auto k_report_reserve = std::chrono::milliseconds{250};
 constexpr auto k_event_reserve = std::chrono::milliseconds{500};
 // Kept back for the notification to the control plane: a few attempts of a loopback or
 // in-cluster POST.
 constexpr auto k_notify_reserve = std::chrono::milliseconds{1000};
-// Kept back from the last calls to other systems: recording the result and exiting.
-constexpr auto k_exit_reserve = std::chrono::milliseconds{20};
+// Kept back from the last calls to other systems: recording the result and exiting, which a
+// loaded node (or a sanitized build's exit-time leak check) can stretch to tens of ms.
+constexpr auto k_exit_reserve = std::chrono::milliseconds{250};
 
 // The names these flags give to other systems are per pod ("services/agents/$(POD_NAME)"), and
 // the kubelet expands no $(VAR) in a hook's command.
