@@ -22,10 +22,14 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <poll.h>
 #include <regex>
+#include <sys/syscall.h>
 #include <thread>
 #include <unistd.h>
 
@@ -226,6 +230,24 @@ Attack under_attack(const Server& server) {
   return attack;
 }
 
+// Watches the server for `window` and returns true when it is still running at the end: an
+// idle window is a wait on the server's exit that must time out, so a server that dies while
+// idle fails the benchmark instead of being measured.
+bool alive_throughout(pid_t pid, std::chrono::milliseconds window) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    return false;
+  }
+  pollfd exited{pidfd, POLLIN, 0};
+  int ready = 0;
+  const auto deadline = Deadline::after(window);
+  do {
+    ready = ::poll(&exited, 1, static_cast<int>(to_ms(deadline.remaining())));
+  } while (ready < 0 && errno == EINTR);
+  ::close(pidfd);
+  return ready == 0;
+}
+
 nlohmann::json measure(const Server& server) {
   // Serving (it answers the kubelet's first probe), then left alone for 10 s, which it must
   // survive without a wake-up.
@@ -236,7 +258,10 @@ nlohmann::json measure(const Server& server) {
   // over, that is when its context switches have held still for 300 ms (at most 5 s).
   const auto settled_by = Clock::now() + 5s;
   for (long long last = -1, now = tree_context_switches(server.pid); now != last && Clock::now() < settled_by;) {
-    std::this_thread::sleep_for(300ms);
+    if (!alive_throughout(server.pid, 300ms)) {
+      std::fprintf(stderr, "%s exited while idle\n", server.name.c_str());
+      std::exit(1);
+    }
     last = now;
     now = tree_context_switches(server.pid);
   }
@@ -244,7 +269,10 @@ nlohmann::json measure(const Server& server) {
   const long long idle_threads = tree_status(server.pid, "Threads");
   const long long ticks_before = tree_cpu_ticks(server.pid);
   const long long switches_before = tree_context_switches(server.pid);
-  std::this_thread::sleep_for(10s);
+  if (!alive_throughout(server.pid, 10s)) {
+    std::fprintf(stderr, "%s exited while idle\n", server.name.c_str());
+    std::exit(1);
+  }
   const long long idle_ticks = tree_cpu_ticks(server.pid) - ticks_before;
   const long long idle_switches = tree_context_switches(server.pid) - switches_before;
 
