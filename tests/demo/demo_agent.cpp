@@ -9,6 +9,8 @@
 //   POST /tasks {"id":"t1"}  202 accepted | 503 draining (Connection: close)
 //   GET  /tasks              {"terminationId":..., "tasks":{"t1":{"status":..., "doneMs":N}}}
 //   POST/GET /drain          the drain protocol
+//   GET  /healthz            200 while the process serves (draining included): the health check
+//                            that readyz-toggle's --upstream asks
 
 #include "cli/cli.hpp"
 #include "lameduck/core/durable_file.hpp"
@@ -97,6 +99,9 @@ public:
     });
     server.Get("/tasks", [this](const httplib::Request&, httplib::Response& response) {
       response.set_content(state_json().dump() + "\n", "application/json");
+    });
+    server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
+      response.set_content("ok\n", "text/plain");
     });
   }
 

@@ -1,6 +1,7 @@
 // The fake kube-apiserver held against real clients: if kubectl or python3-kubernetes cannot
 // list and watch from it, the fake is wrong, whatever lameduck's own client thinks.
 
+#include "support/kube_tools.hpp"
 #include "support/process.hpp"
 
 #include <doctest/doctest.h>
@@ -9,26 +10,12 @@
 
 using namespace std::chrono_literals;
 using lameduck::Deadline;
+using lameduck::test::find_kubectl;
 using lameduck::test::Process;
 using lameduck::test::run_process;
 using lameduck::test::tool_path;
 
 namespace {
-
-// kubectl from PATH, else the one ./dev installs from npm into .deps/.
-std::string find_kubectl() {
-  const std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const auto end = std::min(path.find(':', start), path.size());
-    const auto candidate = std::filesystem::path(path.substr(start, end - start)) / "kubectl";
-    if (!path.empty() && std::filesystem::exists(candidate)) {
-      return candidate.string();
-    }
-    start = end + 1;
-  }
-  return std::string(LAMEDUCK_TESTS_DIR) + "/../.deps/kubectl/kubectl";
-}
 
 struct FakeApiProcess {
   FakeApiProcess()

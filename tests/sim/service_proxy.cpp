@@ -28,9 +28,13 @@ std::vector<Backend> backends_of(const nlohmann::json& slice, int& port) {
 
 ServiceProxy::ServiceProxy(test::FakeApiServer& api, std::string namespace_name, std::string service,
                            Duration propagation_delay)
-    : m_api(api), m_namespace(std::move(namespace_name)), m_service(std::move(service)), m_delay(propagation_delay) {
-  m_client = std::make_unique<KubeClient>(
-      KubeConfig{parse_url(api.url()).value(), api.token_file(), api.ca_file()}, m_logger);
+    : ServiceProxy(KubeConfig{parse_url(api.url()).value(), api.token_file(), api.ca_file()},
+                   std::move(namespace_name), std::move(service), propagation_delay) {}
+
+ServiceProxy::ServiceProxy(const KubeConfig& api, std::string namespace_name, std::string service,
+                           Duration propagation_delay)
+    : m_namespace(std::move(namespace_name)), m_service(std::move(service)), m_delay(propagation_delay) {
+  m_client = std::make_unique<KubeClient>(api, m_logger);
   m_server.new_task_queue = [] { return new httplib::ThreadPool(32); };
   m_server.set_tcp_nodelay(true);
   m_server.Post("/tasks", [this](const auto& request, auto& response) { route(request, response); });

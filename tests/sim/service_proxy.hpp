@@ -1,7 +1,7 @@
 #pragma once
 
 // A kube-proxy stand-in and the load that goes through it. The proxy watches the Service's
-// EndpointSlices on the (fake) API like kube-proxy does, applies each change after a
+// EndpointSlices on the API (the fake one, or a real cluster's) like kube-proxy does, applies each change after a
 // propagation delay (its iptables sync), and routes every new request to a ready endpoint as
 // it last applied them, falling back to serving-and-terminating ones only when none is ready.
 // The load generator sends tasks at a fixed rate and counts every one that failed.
@@ -29,6 +29,7 @@ struct Backend {
 
 class ServiceProxy {
 public:
+  ServiceProxy(const KubeConfig& api, std::string namespace_name, std::string service, Duration propagation_delay);
   ServiceProxy(test::FakeApiServer& api, std::string namespace_name, std::string service, Duration propagation_delay);
   ~ServiceProxy();
 
@@ -43,7 +44,6 @@ private:
   void seen(std::vector<Backend> backends, int port);
   void route(const httplib::Request& request, httplib::Response& response);
 
-  test::FakeApiServer& m_api;
   std::string m_namespace;
   std::string m_service;
   Duration m_delay;

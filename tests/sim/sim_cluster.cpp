@@ -48,6 +48,11 @@ std::string SimPod::ending() const {
   return m_ending;
 }
 
+std::vector<std::string> SimPod::prestop_log() const {
+  const std::lock_guard lock(m_cluster.m_mutex);
+  return m_prestop_log;
+}
+
 void SimPod::start() {
   const auto& options = m_cluster.options();
   std::vector<std::string> argv{test::tool_path("demo-agent"), "--listen",
@@ -135,6 +140,8 @@ void SimPod::terminate(bool delete_pod, int grace) {
     m_cluster.note(m_name, code ? "preStop hook exited with " + std::to_string(*code)
                                 : "preStop hook still running at the grace period: abandoned");
     until_kill = std::max<Duration>(std::chrono::seconds{grace} - elapsed, k_minimum_grace);
+    const std::lock_guard lock(m_cluster.m_mutex);
+    m_prestop_log = hook->stderr_lines();
   }
 
   m_agent->send_signal(SIGTERM);

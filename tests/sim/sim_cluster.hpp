@@ -58,6 +58,8 @@ public:
   bool gone() const { return m_gone.load(); }
   // How the kubelet ended it: "exited" after SIGTERM, or "killed" when SIGKILL was needed.
   std::string ending() const;
+  // What its last preStop hook wrote to stderr (prestop's JSON log lines), once it is over.
+  std::vector<std::string> prestop_log() const;
 
 private:
   friend class SimCluster;
@@ -78,6 +80,7 @@ private:
   std::atomic<bool> m_gone{false};
   std::atomic<bool> m_stop_probing{false};
   std::string m_ending;
+  std::vector<std::string> m_prestop_log;
   std::thread m_prober;
   std::thread m_killer;
 };
