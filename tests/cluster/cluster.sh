@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane on this machine, for the tests and for trying lameduck by hand:
+# etcd, kube-apiserver, kube-controller-manager and kube-scheduler at the release go.mod pins,
+# and, given the built tools, a node: the process kubelet (tests/cluster/kubelet), which runs
+# each pod's containers as local processes in namespaces of the pod's own.
+#
+#   cluster.sh up DIR [--tools BIN_DIR [--no-node]] [--owner PID]
+#       start; DIR gets the kubeconfigs, logs and the audit log. --tools: the directory with
+#       prestop, readyz-toggle, drain-wait and demo-agent, made into the images lameduck:dev and
+#       lameduck-demo-agent:dev (DIR/images.json); the node starts unless --no-node (a test
+#       that runs the process kubelet, DIR/run/process-kubelet, itself)
+#   cluster.sh down DIR
+#       stop everything `up` started in DIR
+#
+# Every server listens on one address of the cluster's own, 10.210.N.254 (on lo), and pods get
+# 10.210.N.0/24, so that two clusters never share a port or an address and no traffic leaves the
+# machine. With --owner, the cluster goes down when that process ends, whatever way it ends.
+# Needs root (addresses, network namespaces, mounts), openssl and curl.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+node_name=lameduck-node
+image_tag=${LAMEDUCK_IMAGE_TAG:-dev}
+service_range=10.96.0.0/24
+service_ip=10.96.0.1 # the `kubernetes` Service: the first address of the range
+
+# go from PATH, else where the machine has it.
+case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH=$PATH:/usr/local/go/bin ;; esac
+
+log() { printf '\033[1mcluster:\033[0m %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# --- certificates --------------------------------------------------------------------------------
+
+# sign NAME SUBJECT [SANS]: a key and a certificate from the cluster's CA.
+sign() {
+  local name=$1 subject=$2 sans=${3:-}
+  openssl genrsa -out "$pki/$name.key" 2048 2>/dev/null
+  openssl req -new -key "$pki/$name.key" -subj "$subject" -out "$pki/$name.csr" 2>/dev/null
+  local ext="$pki/$name.ext"
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    if [ -n "$sans" ]; then
+      echo "extendedKeyUsage=serverAuth,clientAuth"
+      echo "subjectAltName=$sans"
+    else
+      echo "extendedKeyUsage=clientAuth"
+    fi
+  } >"$ext"
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 30 -sha256 -extfile "$ext" -out "$pki/$name.crt" 2>/dev/null
+  rm -f "$pki/$name.csr" "$ext"
+}
+
+make_pki() {
+  mkdir -p "$pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 30 \
+    -subj "/CN=lameduck-cluster-ca" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  sign apiserver "/CN=kube-apiserver" \
+    "IP:$address,IP:127.0.0.1,IP:$service_ip,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
+  sign admin "/O=system:masters/CN=lameduck-admin"
+  sign controller-manager "/CN=system:kube-controller-manager"
+  sign scheduler "/CN=system:kube-scheduler"
+  sign node "/O=system:nodes/CN=system:node:$node_name"
+  sign kube-proxy "/CN=system:kube-proxy"
+  sign controller-manager-serving "/CN=kube-controller-manager" "IP:$address"
+  sign scheduler-serving "/CN=kube-scheduler" "IP:$address"
+  # Service-account tokens are signed with this key and checked with its public half.
+  openssl genrsa -out "$pki/service-account.key" 2048 2>/dev/null
+  openssl rsa -in "$pki/service-account.key" -pubout -out "$pki/service-account.pub" 2>/dev/null
+}
+
+# kubeconfig NAME: DIR/NAME.kubeconfig with the client certificate pki/NAME.
+kubeconfig() {
+  local name=$1
+  cat >"$dir/$name.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+  - name: lameduck
+    cluster:
+      server: $api_url
+      certificate-authority: $pki/ca.crt
+users:
+  - name: $name
+    user:
+      client-certificate: $pki/$name.crt
+      client-key: $pki/$name.key
+contexts:
+  - name: lameduck
+    context: {cluster: lameduck, user: $name, namespace: default}
+current-context: lameduck
+EOF
+}
+
+# --- processes -----------------------------------------------------------------------------------
+
+# start NAME COMMAND...: in a session of its own, so that a ^C in the caller's terminal does not
+# reach it; its pid goes to DIR/run/NAME.pid, its output to DIR/logs/NAME.log.
+start() {
+  local name=$1; shift
+  setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$dir/run/$name.pid"
+  echo "$name" >>"$dir/run/order"
+}
+
+# wait_healthy NAME URL [CURL ARGS...]: until URL answers 200, the process still running.
+wait_healthy() {
+  local name=$1 url=$2; shift 2
+  local pid
+  pid=$(cat "$dir/run/$name.pid")
+  for _ in $(seq 1 1200); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 "$dir/logs/$name.log" >&2
+      die "$name exited while starting (its log: $dir/logs/$name.log)"
+    fi
+    if curl -fsS --max-time 2 "$@" "$url" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  tail -n 30 "$dir/logs/$name.log" >&2
+  die "$name is not healthy at $url after 120 s (its log: $dir/logs/$name.log)"
+}
+
+# The cluster's number N: the first whose address 10.210.N.254 no other cluster holds.
+pick_network() {
+  local n
+  for n in $(seq 1 250); do
+    if ! ip -o addr show dev lo | grep -q " 10\.210\.$n\.254/"; then
+      echo "$n"
+      return 0
+    fi
+  done
+  die "every 10.210.N.254 address on lo is taken: too many clusters are up"
+}
+
+# make_images TOOLS_DIR: an image root and an OCI-style config for each image the node knows,
+# user 65532 as in deploy/Dockerfile.
+make_images() {
+  local tools=$1 images=$dir/images tool
+  mkdir -p "$images/lameduck/lameduck/bin" "$images/demo-agent/usr/local/bin"
+  for tool in prestop readyz-toggle drain-wait; do
+    install -m 0755 "$tools/$tool" "$images/lameduck/lameduck/bin/$tool"
+  done
+  install -m 0755 "$tools/demo-agent" "$images/demo-agent/usr/local/bin/demo-agent"
+  cat >"$dir/images.json" <<EOF
+{
+  "lameduck:$image_tag": {
+    "root": "$images/lameduck",
+    "config": {"User": "65532:65532", "Entrypoint": ["/lameduck/bin/readyz-toggle"], "WorkingDir": "/"}
+  },
+  "lameduck-demo-agent:$image_tag": {
+    "root": "$images/demo-agent",
+    "config": {"User": "65532:65532", "Entrypoint": ["/usr/local/bin/demo-agent"], "WorkingDir": "/"}
+  }
+}
+EOF
+}
+
+up() {
+  local tools="" node=1 owner=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --tools) tools=$(realpath "$2"); shift 2 ;;
+      --no-node) node=0; shift ;;
+      --owner) owner=$2; shift 2 ;;
+      *) die "unknown flag for up: $1" ;;
+    esac
+  done
+  [ "$(id -u)" -eq 0 ] || die "needs root: it adds an address to lo, network namespaces and mounts"
+  if [ -f "$dir/run/order" ]; then die "a cluster is already up in $dir; run: $0 down $dir"; fi
+  local bin
+  bin=$("$here/build.sh")
+  mkdir -p "$dir/run" "$dir/logs"
+  local n
+  n=$(pick_network)
+  address=10.210.$n.254
+  ip addr add "$address/32" dev lo
+  echo "$address" >"$dir/run/address"
+  pki=$dir/pki
+  api_url=https://$address:6443
+  make_pki
+  for name in admin controller-manager scheduler node kube-proxy; do kubeconfig "$name"; done
+  cat >"$dir/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+# Every request, once it is answered (and a watch once it starts), with who sent it.
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+EOF
+  # Bearer tokens for clients that speak HTTP themselves: the kube-proxy stand-in, bound by the
+  # default system:node-proxier role, and the tests' own requests as the admin.
+  openssl rand -hex 24 >"$dir/kube-proxy.token"
+  openssl rand -hex 24 >"$dir/admin.token"
+  {
+    echo "$(cat "$dir/kube-proxy.token"),system:kube-proxy,system:kube-proxy"
+    echo "$(cat "$dir/admin.token"),lameduck-admin,lameduck-admin,system:masters"
+  } >"$pki/tokens.csv"
+
+  log "starting etcd, kube-apiserver, kube-controller-manager and kube-scheduler on $address"
+  start etcd "$bin/etcd" --name lameduck --data-dir "$dir/etcd" \
+    --listen-client-urls "http://$address:2379" --advertise-client-urls "http://$address:2379" \
+    --listen-peer-urls "http://$address:2380" --initial-advertise-peer-urls "http://$address:2380" \
+    --initial-cluster "lameduck=http://$address:2380" --unsafe-no-fsync --log-level warn
+  wait_healthy etcd "http://$address:2379/health"
+
+  start kube-apiserver "$bin/kube-apiserver" \
+    --etcd-servers "http://$address:2379" \
+    --bind-address "$address" --advertise-address "$address" --secure-port 6443 \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" --token-auth-file "$pki/tokens.csv" \
+    --service-cluster-ip-range "$service_range" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/service-account.pub" \
+    --service-account-signing-key-file "$pki/service-account.key" \
+    --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
+    --allow-privileged=false --profiling=false \
+    --audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/audit.log" \
+    --audit-log-format json --audit-log-mode blocking
+  wait_healthy kube-apiserver "$api_url/readyz" --cacert "$pki/ca.crt"
+
+  start kube-controller-manager "$bin/kube-controller-manager" \
+    --kubeconfig "$dir/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
+    --bind-address "$address" --secure-port 10257 \
+    --tls-cert-file "$pki/controller-manager-serving.crt" --tls-private-key-file "$pki/controller-manager-serving.key" \
+    --service-account-private-key-file "$pki/service-account.key" --root-ca-file "$pki/ca.crt" \
+    --use-service-account-credentials --controllers '*' --leader-elect=false
+  start kube-scheduler "$bin/kube-scheduler" \
+    --kubeconfig "$dir/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$dir/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
+    --bind-address "$address" --secure-port 10259 \
+    --tls-cert-file "$pki/scheduler-serving.crt" --tls-private-key-file "$pki/scheduler-serving.key" \
+    --leader-elect=false
+  wait_healthy kube-controller-manager "https://$address:10257/healthz" --cacert "$pki/ca.crt"
+  wait_healthy kube-scheduler "https://$address:10259/readyz" --cacert "$pki/ca.crt"
+
+  cat >"$dir/env" <<EOF
+KUBECONFIG=$dir/admin.kubeconfig
+KUBECTL=$bin/kubectl
+API_URL=$api_url
+API_HOST=$address
+API_PORT=6443
+CA_FILE=$pki/ca.crt
+NODE_NAME=$node_name
+POD_NETWORK=10.210.$n.0/24
+KUBE_PROXY_TOKEN_FILE=$dir/kube-proxy.token
+ADMIN_TOKEN_FILE=$dir/admin.token
+AUDIT_LOG=$dir/audit.log
+ETCD_URL=http://$address:2379
+EOF
+
+  if [ -n "$tools" ]; then
+    make_images "$tools"
+    (cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$dir/run/process-kubelet" ./kubelet)
+  fi
+  if [ -n "$tools" ] && [ "$node" -eq 1 ]; then
+    log "starting the process kubelet as node $node_name, pods on 10.210.$n.0/24"
+    start kubelet "$dir/run/process-kubelet" --kubeconfig "$dir/node.kubeconfig" --node-name "$node_name" \
+      --images "$dir/images.json" --root "$dir/node" --pod-network "10.210.$n.0/24" \
+      --api-host "$address" --api-port 6443
+    KUBECONFIG=$dir/admin.kubeconfig "$bin/kubectl" wait --for=condition=Ready "node/$node_name" --timeout=60s >/dev/null ||
+      die "node $node_name is not Ready after 60 s (its log: $dir/logs/kubelet.log)"
+  fi
+
+  if [ -n "$owner" ]; then
+    # tail --pid returns when the owner ends; the cluster then goes with it.
+    setsid bash -c 'tail --pid="$1" -f /dev/null; exec "$2" down "$3"' _ "$owner" "$0" "$dir" \
+      >"$dir/logs/owner-watch.log" 2>&1 </dev/null &
+  fi
+  log "up. Use it with:  export KUBECONFIG=$dir/admin.kubeconfig; $bin/kubectl get nodes"
+  log "(or any kubectl within one minor version of the servers')"
+  log "stop it with:     $0 down $dir"
+}
+
+down() {
+  [ -f "$dir/run/order" ] || { log "nothing is up in $dir"; return 0; }
+  local name pid names
+  names=$(tac "$dir/run/order")
+  for name in $names; do
+    pid=$(cat "$dir/run/$name.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
+    # The kubelet first, and alone: it stops its pods while the API still answers.
+    if [ "$name" = kubelet ] && [ -n "$pid" ]; then wait_gone "$pid"; fi
+  done
+  for name in $names; do
+    pid=$(cat "$dir/run/$name.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && wait_gone "$pid"
+  done
+  local address
+  address=$(cat "$dir/run/address" 2>/dev/null || true)
+  if [ -n "$address" ]; then
+    ip addr del "$address/32" dev lo 2>/dev/null || true
+    # What a killed kubelet could not remove: its pods' namespaces (named after the cluster's N).
+    local n=${address#10.210.}; n=${n%.254}
+    for ns in $(ip netns list | awk '{print $1}' | grep -E "^ld$n-" || true); do ip netns del "$ns" || true; done
+  fi
+  rm -f "$dir/run/order"
+  log "down ($dir)"
+}
+
+# wait_gone PID: up to 15 s for a clean exit, then SIGKILL.
+wait_gone() {
+  local pid=$1
+  for _ in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 2; }
+verb=${1:-}
+[ $# -ge 2 ] || usage
+dir=$(mkdir -p "$2" && cd "$2" && pwd)
+shift 2
+case "$verb" in
+  up) up "$@" ;;
+  down) down ;;
+  *) usage ;;
+esac
