@@ -28,14 +28,44 @@ const std::map<std::string, Kind> k_kinds{
     {"events", {"Event", "v1"}},
 };
 
-nlohmann::json status_object(int code, const std::string& reason, const std::string& message) {
-  return {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
-          {"status", "Failure"}, {"message", message}, {"reason", reason}, {"code", code}};
+nlohmann::json status_object(int code, const std::string& reason, const std::string& message,
+                             const nlohmann::json& details = nullptr) {
+  nlohmann::json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+                           {"status", "Failure"}, {"message", message}, {"reason", reason}, {"code", code}};
+  if (!details.is_null()) {
+    status["details"] = details;
+  }
+  return status;
 }
 
-void send_status(httplib::Response& response, int code, const std::string& reason, const std::string& message) {
+void send_status(httplib::Response& response, int code, const std::string& reason, const std::string& message,
+                 const nlohmann::json& details = nullptr) {
   response.status = code;
-  response.set_content(status_object(code, reason, message).dump() + "\n", "application/json");
+  response.set_content(status_object(code, reason, message, details).dump() + "\n", "application/json");
+}
+
+std::string group_of(const std::string& resource) {
+  return resource == "endpointslices" ? "discovery.k8s.io" : "";
+}
+
+// What the apiserver's errors name: "endpointslices.discovery.k8s.io", or "pods" for the core group.
+std::string qualified(const std::string& resource) {
+  const std::string group = group_of(resource);
+  return group.empty() ? resource : resource + "." + group;
+}
+
+// StatusDetails as the apiserver fills them: the object's name when there is one, its group
+// unless it is the core group, and the resource as "kind".
+nlohmann::json status_details(const std::string& resource, const std::string& name) {
+  nlohmann::json details = nlohmann::json::object();
+  if (!name.empty()) {
+    details["name"] = name;
+  }
+  if (!group_of(resource).empty()) {
+    details["group"] = group_of(resource);
+  }
+  details["kind"] = resource;
+  return details;
 }
 
 // Go's strconv.ParseBool, which the apiserver uses for query booleans.
@@ -152,7 +182,11 @@ struct FakeApiServer::State {
   long long compacted = 0;
   std::map<std::string, std::map<std::string, nlohmann::json>> objects;
   std::vector<HistoryEvent> history;
-  std::map<std::string, std::set<std::string>> tokens;
+  struct TokenGrant {
+    std::set<std::string> permissions;
+    std::string user; // empty: the default service account of the request's namespace
+  };
+  std::map<std::string, TokenGrant> tokens;
   std::map<std::string, std::deque<PendingFault>> faults;
   std::map<std::string, int> requests;
   int open_watches = 0;
@@ -183,6 +217,13 @@ struct FakeApiServer::State {
     }
     if (!metadata.contains("creationTimestamp")) {
       metadata["creationTimestamp"] = "2026-11-23T10:00:00Z";
+    }
+    // Every write to an EndpointSlice is a new generation (it has no status subresource); other
+    // kinds start at 1 here.
+    if (existed && resource == "endpointslices") {
+      metadata["generation"] = collection[key]["metadata"].value("generation", 0) + 1;
+    } else if (!metadata.contains("generation")) {
+      metadata["generation"] = 1;
     }
     object.erase("kind");
     object.erase("apiVersion");
@@ -234,7 +275,7 @@ struct FakeApiServer::State {
 
   // 401 or 403 as the apiserver words them; true when the request may go on.
   bool authorize(const httplib::Request& request, httplib::Response& response, const std::string& verb,
-                 const std::string& resource, const std::string& namespace_name) {
+                 const std::string& resource, const std::string& namespace_name, const std::string& name = {}) {
     const std::string header = request.get_header_value("Authorization");
     const std::string token = header.rfind("Bearer ", 0) == 0 ? header.substr(7) : "";
     const std::lock_guard lock(mutex);
@@ -243,12 +284,16 @@ struct FakeApiServer::State {
       send_status(response, 401, "Unauthorized", "Unauthorized");
       return false;
     }
-    if (allowed->second.count("*") == 0 && allowed->second.count(verb + " " + resource) == 0) {
-      const std::string group = resource == "endpointslices" ? "discovery.k8s.io" : "";
+    if (allowed->second.permissions.count("*") == 0 && allowed->second.permissions.count(verb + " " + resource) == 0) {
+      // Without a user of its own, the token is the default service account of the namespace.
+      const std::string user = allowed->second.user.empty()
+                                   ? "system:serviceaccount:" + namespace_name + ":default"
+                                   : allowed->second.user;
       send_status(response, 403, "Forbidden",
-                  resource + (group.empty() ? "" : "." + group) + " is forbidden: User \"system:serviceaccount:" +
-                      namespace_name + ":default\" cannot " + verb + " resource \"" + resource +
-                      "\" in API group \"" + group + "\" in the namespace \"" + namespace_name + "\"");
+                  qualified(resource) + (name.empty() ? "" : " \"" + name + "\"") + " is forbidden: User \"" + user +
+                      "\" cannot " + verb + " resource \"" + resource + "\" in API group \"" + group_of(resource) +
+                      "\" in the namespace \"" + namespace_name + "\"",
+                  status_details(resource, name));
       return false;
     }
     return true;
@@ -557,7 +602,7 @@ struct FakeApiServer::State {
 
   void serve_object(const httplib::Request& request, httplib::Response& response, const std::string& resource,
                     const std::string& namespace_name, const std::string& name) {
-    if (!authorize(request, response, "get", resource, namespace_name)) {
+    if (!authorize(request, response, "get", resource, namespace_name, name)) {
       return;
     }
     const auto fault = take_fault("get");
@@ -567,7 +612,8 @@ struct FakeApiServer::State {
       const auto& collection = objects[resource];
       const auto found = collection.find(key_of(namespace_name, name));
       if (found == collection.end()) {
-        send_status(response, 404, "NotFound", resource + " \"" + name + "\" not found");
+        send_status(response, 404, "NotFound", qualified(resource) + " \"" + name + "\" not found",
+                    status_details(resource, name));
         return;
       }
       object = found->second;
@@ -673,7 +719,7 @@ FakeApiServer::FakeApiServer() : m_state(std::make_unique<State>()) {
   state.token_dir = ::mkdtemp(pattern.data());
   state.token_file = state.token_dir + "/token";
   (void)write_file_atomically(state.token_file, std::string(k_token) + "\n");
-  state.tokens[k_token] = {"*"};
+  state.tokens[k_token] = {{"*"}, {}};
 
   // Every open watch holds a thread: enough for a rollout's worth of concurrent prestops.
   state.server.new_task_queue = [] { return new httplib::ThreadPool(128); };
@@ -715,9 +761,9 @@ const std::string& FakeApiServer::token_file() const {
   return m_state->token_file;
 }
 
-void FakeApiServer::allow_token(const std::string& token, std::set<std::string> allowed) {
+void FakeApiServer::allow_token(const std::string& token, std::set<std::string> allowed, std::string user) {
   const std::lock_guard lock(m_state->mutex);
-  m_state->tokens[token] = std::move(allowed);
+  m_state->tokens[token] = {std::move(allowed), std::move(user)};
 }
 
 std::string FakeApiServer::put(const std::string& resource, nlohmann::json object) {

@@ -48,8 +48,9 @@ public:
   const std::string& token_file() const;
 
   // Accepts `token`, for the requests "verb resource" in `allowed` ("list endpointslices"),
-  // or everything with "*".
-  void allow_token(const std::string& token, std::set<std::string> allowed = {"*"});
+  // or everything with "*". `user` is who the token says it is (as a 403 names it); empty: the
+  // default service account of the namespace asked for.
+  void allow_token(const std::string& token, std::set<std::string> allowed = {"*"}, std::string user = {});
 
   // Creates or replaces an object ("pods", "endpointslices", "events"); the namespace and
   // name come from its metadata. Returns the new resourceVersion.
