@@ -1,0 +1,189 @@
+#include "agent_release.hpp"
+
+#include "support/process.hpp"
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+
+namespace lameduck::test {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+void require_ok(const Finished& result, const std::string& what) {
+  if (result.exit_code != 0) {
+    throw std::runtime_error(what + " failed (" + std::to_string(result.exit_code) + "): " + result.stderr_text +
+                             result.stdout_text);
+  }
+}
+
+} // namespace
+
+std::string built_chart(const RealCluster& cluster) {
+  static std::string chart;
+  if (chart.empty()) {
+    const auto copy = cluster.dir() / "charts";
+    std::filesystem::copy(std::string(LAMEDUCK_TESTS_DIR) + "/../helm", copy, std::filesystem::copy_options::recursive);
+    const auto path = (copy / "lameduck-agent").string();
+    require_ok(cluster.helm({"dependency", "build", path}), "helm dependency build");
+    chart = path;
+  }
+  return chart;
+}
+
+nlohmann::json test_values() {
+  return {
+      {"replicas", 2},
+      {"image", {{"repository", "lameduck-demo-agent"}, {"tag", "dev"}}},
+      {"args", {"--listen=0.0.0.0:8080", "--state-file=/lameduck/state/agent.json", "--task-time=1s"}},
+      {"healthPath", "/healthz"},
+      {"resources", {{"requests", {{"cpu", "50m"}, {"memory", "32Mi"}}}, {"limits", {{"memory", "64Mi"}}}}},
+      {"lameduck",
+       {{"image", {{"repository", "lameduck"}, {"tag", "dev"}}},
+        {"gracePeriodSeconds", 15},
+        {"prestop", {{"minDelay", "500ms"}, {"events", true}}},
+        {"readyz", {{"probe", {{"periodSeconds", 1}}}}}}},
+  };
+}
+
+AgentRelease::AgentRelease(RealCluster& cluster, std::string name, nlohmann::json values)
+    : m_cluster(cluster), m_name(std::move(name)) {
+  cluster.create_restricted_namespace(m_name);
+  nlohmann::json merged = test_values();
+  merged.merge_patch(values);
+  const auto values_file = cluster.dir() / (m_name + "-values.json");
+  std::ofstream(values_file) << merged.dump(2) << "\n";
+  require_ok(cluster.helm({"install", m_name, built_chart(cluster), "--namespace", m_name, "--values",
+                           values_file.string(), "--wait", "--timeout", "3m"},
+                          4min),
+             "helm install " + m_name);
+}
+
+std::vector<PodRef> AgentRelease::live_pods() const {
+  const auto listed = m_cluster.kubectl(
+      {"get", "pods", "-n", m_name, "-l", "app.kubernetes.io/instance=" + m_name, "-o", "json"});
+  require_ok(listed, "kubectl get pods");
+  const auto list = nlohmann::json::parse(listed.stdout_text);
+  std::vector<PodRef> pods;
+  for (const auto& pod : list.at("items")) {
+    if (pod["metadata"].contains("deletionTimestamp")) {
+      continue;
+    }
+    pods.push_back({pod["metadata"]["name"], pod["metadata"]["uid"], pod["status"].value("podIP", "")});
+  }
+  return pods;
+}
+
+std::chrono::system_clock::time_point AgentRelease::delete_pod(const PodRef& pod, std::optional<int> grace) const {
+  std::vector<std::string> argv{"delete", "pod", pod.name, "-n", m_name, "--wait=false"};
+  if (grace) {
+    argv.push_back("--grace-period=" + std::to_string(*grace));
+  }
+  const auto at = std::chrono::system_clock::now();
+  require_ok(m_cluster.kubectl(argv), "kubectl delete pod " + pod.name);
+  return at;
+}
+
+nlohmann::json AgentRelease::wait_node_event(const PodRef& pod, const std::string& event, Duration limit) const {
+  const std::string key = m_name + "/" + pod.name;
+  const auto line = m_cluster.kubelet().wait_for_stderr(
+      [&](const std::string& text) {
+        const auto json = nlohmann::json::parse(text, nullptr, false);
+        return json.is_object() && json.value("event", "") == event && json.value("pod", "") == key;
+      },
+      Deadline::after(limit));
+  if (!line) {
+    throw std::runtime_error("the node logged no " + event + " for " + key);
+  }
+  return nlohmann::json::parse(*line);
+}
+
+namespace {
+
+std::string read_whole(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw std::runtime_error("no " + path.string());
+  }
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+} // namespace
+
+std::string AgentRelease::gone_termination_log(const PodRef& pod, const std::string& container) const {
+  return read_whole(m_cluster.node_root() / "gone" / node_dir_name(pod) / "containers" / container /
+                    "termination-log");
+}
+
+std::string AgentRelease::hook_log(const PodRef& pod, const std::string& container) const {
+  return read_whole(m_cluster.node_root() / "logs" / node_dir_name(pod) / (container + ".hooks.log"));
+}
+
+std::string AgentRelease::gone_volume_file(const PodRef& pod, const std::string& volume,
+                                           const std::string& file) const {
+  return read_whole(m_cluster.node_root() / "gone" / node_dir_name(pod) / "volumes" / volume / file);
+}
+
+void AgentRelease::wait_rolled_out(Duration limit) const {
+  require_ok(m_cluster.kubectl({"rollout", "status", "deployment/" + m_name, "-n", m_name,
+                                "--timeout=" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) + "s"},
+                               {}, limit + 30s),
+             "kubectl rollout status");
+}
+
+std::map<std::string, int> audited_requests_of_pod(const RealCluster& cluster, const std::string& service_account,
+                                                   const std::string& namespace_name, const std::string& pod) {
+  const std::string user = "system:serviceaccount:" + namespace_name + ":" + service_account;
+  std::map<std::string, std::set<std::string>> ids;
+  std::ifstream in(cluster.env().audit_log);
+  for (std::string line; std::getline(in, line);) {
+    const auto record = nlohmann::json::parse(line, nullptr, false);
+    if (!record.is_object() || record["user"].value("username", "") != user) {
+      continue;
+    }
+    // A bound token names its pod; the API server copies that into the audit record.
+    const auto extra = record["user"].value("extra", nlohmann::json::object());
+    const auto names = extra.value("authentication.kubernetes.io/pod-name", nlohmann::json::array());
+    if (std::find(names.begin(), names.end(), pod) == names.end()) {
+      continue;
+    }
+    const auto object = record.value("objectRef", nlohmann::json::object());
+    std::string resource = object.value("resource", "?");
+    if (object.contains("subresource")) {
+      resource += "/" + object["subresource"].get<std::string>();
+    }
+    ids[record.value("verb", "?") + " " + resource].insert(record.value("auditID", ""));
+  }
+  std::map<std::string, int> counts;
+  for (const auto& [request, distinct] : ids) {
+    counts[request] = static_cast<int>(distinct.size());
+  }
+  return counts;
+}
+
+std::chrono::system_clock::time_point parse_log_time(const std::string& text) {
+  std::tm parts{};
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &parts.tm_year, &parts.tm_mon, &parts.tm_mday,
+                  &parts.tm_hour, &parts.tm_min, &parts.tm_sec, &consumed) != 6) {
+    throw std::runtime_error("not an RFC 3339 time: " + text);
+  }
+  parts.tm_year -= 1900;
+  parts.tm_mon -= 1;
+  auto at = std::chrono::system_clock::from_time_t(::timegm(&parts));
+  if (static_cast<std::size_t>(consumed) < text.size() && text[consumed] == '.') {
+    std::string digits;
+    for (std::size_t i = consumed + 1; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+      digits += text[i];
+    }
+    digits = (digits + "000000000").substr(0, 9);
+    at += std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds{std::stoll(digits)});
+  }
+  return at;
+}
+
+} // namespace lameduck::test
