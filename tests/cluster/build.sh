@@ -43,8 +43,8 @@ for name in "${binaries[@]}"; do
   [ -x "$out.partial/$name" ] && continue
   log "building $name $kube_version (the first build takes a while; later runs reuse it)"
   case "$name" in
-    etcd) go build -trimpath -ldflags "-s -w" -o "$out.partial/$name" go.etcd.io/etcd/server/v3 ;;
-    *) go build -trimpath -ldflags "$stamp" -o "$out.partial/$name" "k8s.io/kubernetes/cmd/$name" ;;
+    etcd) go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$out.partial/$name" go.etcd.io/etcd/server/v3 ;;
+    *) go build -trimpath -buildvcs=false -ldflags "$stamp" -o "$out.partial/$name" "k8s.io/kubernetes/cmd/$name" ;;
   esac
 done
 rm -rf "$out"

@@ -256,7 +256,7 @@ EOF
 
   if [ -n "$tools" ]; then
     make_images "$tools"
-    (cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$dir/run/process-kubelet" ./kubelet)
+    (cd "$here" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$dir/run/process-kubelet" ./kubelet)
   fi
   if [ -n "$tools" ] && [ "$node" -eq 1 ]; then
     log "starting the process kubelet as node $node_name, pods on 10.210.$n.0/24"
