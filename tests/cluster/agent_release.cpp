@@ -14,6 +14,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
+std::string read_whole(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw std::runtime_error("no " + path.string());
+  }
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 void require_ok(const Finished& result, const std::string& what) {
   if (result.exit_code != 0) {
     throw std::runtime_error(what + " failed (" + std::to_string(result.exit_code) + "): " + result.stderr_text +
@@ -102,18 +110,6 @@ nlohmann::json AgentRelease::wait_node_event(const PodRef& pod, const std::strin
   return nlohmann::json::parse(*line);
 }
 
-namespace {
-
-std::string read_whole(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw std::runtime_error("no " + path.string());
-  }
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-} // namespace
-
 std::string AgentRelease::gone_termination_log(const PodRef& pod, const std::string& container) const {
   return read_whole(m_cluster.node_root() / "gone" / node_dir_name(pod) / "containers" / container /
                     "termination-log");
@@ -129,8 +125,9 @@ std::string AgentRelease::gone_volume_file(const PodRef& pod, const std::string&
 }
 
 void AgentRelease::wait_rolled_out(Duration limit) const {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(limit).count();
   require_ok(m_cluster.kubectl({"rollout", "status", "deployment/" + m_name, "-n", m_name,
-                                "--timeout=" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) + "s"},
+                                "--timeout=" + std::to_string(seconds) + "s"},
                                {}, limit + 30s),
              "kubectl rollout status");
 }

@@ -65,13 +65,13 @@ func main() {
 		nodeName   = flag.String("node-name", "", "name of the Node object")
 		imagesFile = flag.String("images", "", "JSON map of image reference to {root, config}")
 		root       = flag.String("root", "", "directory for the pods' files")
-		podNet     = flag.String("pod-network", "", "this node's pod network, 10.244.O.0/24")
+		podNet     = flag.String("pod-network", "", "this node's pod network, 10.210.N.0/24")
 		apiHost    = flag.String("api-host", "", "API address reachable from pods; also the node's InternalIP")
 		apiPort    = flag.Int("api-port", 6443, "API port reachable from pods")
 	)
 	flag.Parse()
 	if *kubeconfig == "" || *nodeName == "" || *imagesFile == "" || *root == "" || *podNet == "" || *apiHost == "" {
-		fmt.Fprintln(os.Stderr, "usage: process-kubelet --kubeconfig FILE --node-name NAME --images FILE --root DIR --pod-network 10.244.O.0/24 --api-host IP --api-port PORT")
+		fmt.Fprintln(os.Stderr, "usage: process-kubelet --kubeconfig FILE --node-name NAME --images FILE --root DIR --pod-network 10.210.N.0/24 --api-host IP --api-port PORT")
 		os.Exit(2)
 	}
 	if err := run(*kubeconfig, *nodeName, *imagesFile, *root, *podNet, *apiHost, *apiPort); err != nil {

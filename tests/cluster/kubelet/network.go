@@ -18,7 +18,7 @@ const (
 // .4k+1 and the pod at .4k+2. Names carry the third octet O, so two kubelets on one machine with
 // different pod networks never touch each other's namespaces or links.
 type podNetwork struct {
-	prefix string // "10.244.O."
+	prefix string // "10.210.N."
 	octet  string // "O"
 
 	mu   sync.Mutex
