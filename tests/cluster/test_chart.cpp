@@ -53,3 +53,19 @@ TEST_CASE("a values set that breaks \"restricted\" is refused by the admission p
                       "(container \"agent\" must set securityContext.allowPrivilegeEscalation=false)") !=
         std::string::npos);
 }
+
+TEST_CASE("a misspelt field that the values schema lets through is refused by the API server's validation") {
+  auto& cluster = shared_cluster();
+  const std::string name = "chart-misspelt";
+  cluster.create_restricted_namespace(name);
+  // securityContext is free-form in values.schema.json; helm 4 applies server-side, and the API
+  // server checks every field against the real schema.
+  const auto installed = cluster.helm({"install", name, lameduck::test::built_chart(cluster), "--namespace", name,
+                                       "--set", "image.repository=lameduck-demo-agent", "--set", "image.tag=dev",
+                                       "--set", "lameduck.image.repository=lameduck", "--set", "lameduck.image.tag=dev",
+                                       "--set", "securityContext.runAsUsr=1000"});
+  CAPTURE(installed.stderr_text);
+  CHECK(installed.exit_code != 0);
+  CHECK(installed.stderr_text.find(".spec.template.spec.containers[name=\"agent\"].securityContext.runAsUsr: "
+                                   "field not declared in schema") != std::string::npos);
+}
