@@ -28,15 +28,25 @@ TEST_CASE("the chart installs under PodSecurity \"restricted\" and its pods beco
   CHECK(lameduck::trim_blanks(users.stdout_text) == "true");
 }
 
+namespace {
+
+// helm install of the chart with the test images and `value` (a --set), without waiting: what
+// helm and the API server say is the test's to read.
+lameduck::test::Finished install_with(const lameduck::test::RealCluster& cluster, const std::string& name,
+                                      const std::string& value) {
+  cluster.create_restricted_namespace(name);
+  return cluster.helm({"install", name, lameduck::test::built_chart(cluster), "--namespace", name, "--set",
+                       "image.repository=lameduck-demo-agent", "--set", "image.tag=dev", "--set",
+                       "lameduck.image.repository=lameduck", "--set", "lameduck.image.tag=dev", "--set", value});
+}
+
+} // namespace
+
 TEST_CASE("a values set that breaks \"restricted\" is refused by the admission plugin") {
   auto& cluster = shared_cluster();
   const std::string name = "chart-refused";
-  cluster.create_restricted_namespace(name);
   // A Deployment is admitted with a warning; the pods its ReplicaSet makes are refused.
-  const auto installed = cluster.helm({"install", name, lameduck::test::built_chart(cluster), "--namespace", name,
-                                       "--set", "image.repository=lameduck-demo-agent", "--set", "image.tag=dev",
-                                       "--set", "lameduck.image.tag=dev",
-                                       "--set", "securityContext.allowPrivilegeEscalation=true"});
+  const auto installed = install_with(cluster, name, "securityContext.allowPrivilegeEscalation=true");
   CAPTURE(installed.stderr_text);
   CAPTURE(installed.stdout_text);
   REQUIRE(installed.exit_code == 0);
@@ -56,14 +66,9 @@ TEST_CASE("a values set that breaks \"restricted\" is refused by the admission p
 
 TEST_CASE("a misspelt field that the values schema lets through is refused by the API server's validation") {
   auto& cluster = shared_cluster();
-  const std::string name = "chart-misspelt";
-  cluster.create_restricted_namespace(name);
   // securityContext is free-form in values.schema.json; helm 4 applies server-side, and the API
   // server checks every field against the real schema.
-  const auto installed = cluster.helm({"install", name, lameduck::test::built_chart(cluster), "--namespace", name,
-                                       "--set", "image.repository=lameduck-demo-agent", "--set", "image.tag=dev",
-                                       "--set", "lameduck.image.repository=lameduck", "--set", "lameduck.image.tag=dev",
-                                       "--set", "securityContext.runAsUsr=1000"});
+  const auto installed = install_with(cluster, "chart-misspelt", "securityContext.runAsUsr=1000");
   CAPTURE(installed.stderr_text);
   CHECK(installed.exit_code != 0);
   CHECK(installed.stderr_text.find(".spec.template.spec.containers[name=\"agent\"].securityContext.runAsUsr: "

@@ -9,8 +9,11 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
+#include <poll.h>
 #include <sstream>
-#include <thread>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using lameduck::test::AgentRelease;
@@ -85,18 +88,32 @@ void write_managed_slice(const lameduck::test::RealCluster& cluster, const Agent
   REQUIRE(written.exit_code == 0);
 }
 
-// Until the audit log shows the pod's service account watching EndpointSlices.
+// Until the audit log shows the pod's service account watching EndpointSlices: read again each
+// time the API server appends to it (inotify), never more than the deadline allows.
 bool wait_for_watch(const lameduck::test::RealCluster& cluster, const AgentRelease& release, const PodRef& pod) {
   const auto deadline = lameduck::Deadline::after(30s);
-  while (!deadline.expired()) {
-    const auto requests = lameduck::test::audited_requests_of_pod(cluster, release.service_account(),
-                                                                  release.namespace_name(), pod.name);
-    if (requests.count("watch endpointslices") != 0) {
-      return true;
+  const int notify = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  REQUIRE(notify >= 0);
+  REQUIRE(::inotify_add_watch(notify, cluster.env().audit_log.c_str(), IN_MODIFY) >= 0);
+  bool seen = false;
+  while (!seen) {
+    // Read after the watch is in place, so that no append falls between the two.
+    seen = lameduck::test::audited_requests_of_pod(cluster, release.service_account(), release.namespace_name(),
+                                                   pod.name)
+               .count("watch endpointslices") != 0;
+    if (seen || deadline.expired()) {
+      break;
     }
-    std::this_thread::sleep_for(20ms); // the audit log is a file: read again shortly
+    pollfd ready{notify, POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.when() - lameduck::Clock::now());
+    if (::poll(&ready, 1, static_cast<int>(std::max<long long>(left.count(), 0))) > 0) {
+      std::array<char, 4096> events;
+      while (::read(notify, events.data(), events.size()) > 0) {
+      }
+    }
   }
-  return false;
+  ::close(notify);
+  return seen;
 }
 
 long long ms_between(std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to) {
