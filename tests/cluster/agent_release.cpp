@@ -1,5 +1,8 @@
 #include "agent_release.hpp"
 
+#include "lameduck/core/text.hpp"
+#include "lameduck/http/http_client.hpp"
+#include "support/appended_file.hpp"
 #include "support/process.hpp"
 
 #include <cstdio>
@@ -13,14 +16,6 @@ namespace lameduck::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string read_whole(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw std::runtime_error("no " + path.string());
-  }
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 void require_ok(const Finished& result, const std::string& what) {
   if (result.exit_code != 0) {
@@ -53,7 +48,7 @@ nlohmann::json test_values() {
       {"lameduck",
        {{"image", {{"repository", "lameduck"}, {"tag", "dev"}}},
         {"gracePeriodSeconds", 15},
-        {"prestop", {{"minDelay", "500ms"}, {"events", true}}},
+        {"prestop", {{"events", true}}},
         {"readyz", {{"probe", {{"periodSeconds", 1}}}}}}},
   };
 }
@@ -61,6 +56,7 @@ nlohmann::json test_values() {
 AgentRelease::AgentRelease(RealCluster& cluster, std::string name, nlohmann::json values)
     : m_cluster(cluster), m_name(std::move(name)) {
   cluster.create_restricted_namespace(m_name);
+  m_trail = std::make_unique<PodTrail>(cluster.admin_config(), m_name);
   nlohmann::json merged = test_values();
   merged.merge_patch(values);
   const auto values_file = cluster.dir() / (m_name + "-values.json");
@@ -96,32 +92,35 @@ std::chrono::system_clock::time_point AgentRelease::delete_pod(const PodRef& pod
   return at;
 }
 
-nlohmann::json AgentRelease::wait_node_event(const PodRef& pod, const std::string& event, Duration limit) const {
-  const std::string key = m_name + "/" + pod.name;
-  const auto line = m_cluster.kubelet().wait_for_stderr(
-      [&](const std::string& text) {
-        const auto json = nlohmann::json::parse(text, nullptr, false);
-        return json.is_object() && json.value("event", "") == event && json.value("pod", "") == key;
-      },
-      Deadline::after(limit));
-  if (!line) {
-    throw std::runtime_error("the node logged no " + event + " for " + key);
+std::unique_ptr<Process> AgentRelease::follow_log(const PodRef& pod, const std::string& container) const {
+  auto log = std::make_unique<Process>(std::vector<std::string>{m_cluster.env().kubectl, "--kubeconfig",
+                                                                m_cluster.env().kubeconfig, "logs", "--follow", "-n",
+                                                                m_name, pod.name, "-c", container});
+  // Following has begun once the container's first line is through.
+  if (!log->wait_for_stdout_containing("\"event\"", Deadline::after(30s))) {
+    throw std::runtime_error("kubectl logs shows nothing of " + pod.name + "/" + container + ": " +
+                             log->stderr_text());
   }
-  return nlohmann::json::parse(*line);
+  return log;
 }
 
-std::string AgentRelease::gone_termination_log(const PodRef& pod, const std::string& container) const {
-  return read_whole(m_cluster.node_root() / "gone" / node_dir_name(pod) / "containers" / container /
-                    "termination-log");
+nlohmann::json AgentRelease::wait_gone(const PodRef& pod, Duration limit) const {
+  const auto last = m_trail->wait_deleted(pod.uid, Deadline::after(limit));
+  if (!last) {
+    throw std::runtime_error("pod " + pod.name + " is still in the API after the time allowed");
+  }
+  return *last;
 }
 
-std::string AgentRelease::hook_log(const PodRef& pod, const std::string& container) const {
-  return read_whole(m_cluster.node_root() / "logs" / node_dir_name(pod) / (container + ".hooks.log"));
-}
-
-std::string AgentRelease::gone_volume_file(const PodRef& pod, const std::string& volume,
-                                           const std::string& file) const {
-  return read_whole(m_cluster.node_root() / "gone" / node_dir_name(pod) / "volumes" / volume / file);
+std::string AgentRelease::service_url() const {
+  const auto got = m_cluster.kubectl({"get", "service", m_name, "-n", m_name, "-o",
+                                      "jsonpath={.spec.clusterIP}:{.spec.ports[0].port}"});
+  require_ok(got, "kubectl get service");
+  const std::string url = "http://" + std::string(trim_blanks(got.stdout_text));
+  if (!parse_url(url)) {
+    throw std::runtime_error("the Service's address is not usable: " + url);
+  }
+  return url;
 }
 
 void AgentRelease::wait_rolled_out(Duration limit) const {
@@ -160,6 +159,92 @@ std::map<std::string, int> audited_requests_of_pod(const RealCluster& cluster, c
     counts[request] = static_cast<int>(distinct.size());
   }
   return counts;
+}
+
+nlohmann::json wait_kubelet_log(const RealCluster& cluster, const PodRef& pod, const std::string& container,
+                                const std::string& message, Duration limit) {
+  const auto line = wait_for_appended_line(
+      cluster.env().node_log,
+      [&](const std::string& text) {
+        // Cheap tests first: the log has thousands of lines.
+        if (text.find(pod.name) == std::string::npos || text.find(message) == std::string::npos) {
+          return false;
+        }
+        // Some lines name the pod by its uid, others by namespace and name only.
+        const auto json = nlohmann::json::parse(text, nullptr, false);
+        if (!json.is_object() || json.value("msg", "") != message || json.value("containerName", "") != container) {
+          return false;
+        }
+        return json.contains("podUID") ? json.value("podUID", "") == pod.uid
+                                       : json.value("pod", nlohmann::json::object()).value("name", "") == pod.name;
+      },
+      Deadline::after(limit));
+  if (!line) {
+    throw std::runtime_error("the kubelet did not log \"" + message + "\" for " + pod.name + "/" + container);
+  }
+  return nlohmann::json::parse(*line);
+}
+
+std::chrono::system_clock::time_point kubelet_log_time(const nlohmann::json& line) {
+  const auto ms = std::chrono::duration<double, std::milli>(line.value("ts", 0.0));
+  return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(ms));
+}
+
+std::vector<nlohmann::json> json_lines(const Process& log) {
+  std::vector<nlohmann::json> parsed;
+  for (const auto& line : log.stdout_lines()) {
+    auto json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_object()) {
+      parsed.push_back(std::move(json));
+    }
+  }
+  return parsed;
+}
+
+std::optional<nlohmann::json> first_event(const std::vector<nlohmann::json>& lines, const std::string& event) {
+  for (const auto& line : lines) {
+    if (line.value("event", "") == event) {
+      return line;
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::set<std::string> task_ids(const nlohmann::json& tasks) {
+  std::set<std::string> ids;
+  if (tasks.is_object()) {
+    for (const auto& [id, task] : tasks.items()) {
+      ids.insert(id);
+    }
+  }
+  return ids;
+}
+
+} // namespace
+
+std::set<std::string> tasks_written(const Process& agent_log) {
+  std::set<std::string> ids;
+  for (const auto& line : json_lines(agent_log)) {
+    if (line.value("event", "") == "state.written") {
+      const auto written = task_ids(line.value("tasks", nlohmann::json::object()));
+      ids.insert(written.begin(), written.end());
+    }
+  }
+  return ids;
+}
+
+std::set<std::string> tasks_held(const PodRef& pod) {
+  HttpClient client(parse_url("http://" + pod.ip + ":8080").value());
+  HttpRequest request;
+  request.target = "/tasks";
+  const auto answer = client.send(request, Deadline::after(5s));
+  if (!answer) {
+    throw std::runtime_error("GET /tasks of " + pod.name + ": " + answer.error().message);
+  }
+  const auto state = nlohmann::json::parse(answer->body, nullptr, false);
+  return task_ids(state.is_object() ? state.value("tasks", nlohmann::json::object()) : nlohmann::json());
 }
 
 std::chrono::system_clock::time_point parse_log_time(const std::string& text) {

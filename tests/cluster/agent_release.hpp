@@ -2,14 +2,17 @@
 
 // The lameduck-agent chart installed by the real helm into a namespace of its own that enforces
 // PodSecurity "restricted", with the demo agent as the agent, and what the tests read back: the
-// release's pods, what the node logged about them, what a pod left behind when it was gone,
-// and the API server's audit log.
+// release's pods and their last status, their containers' logs, what the kubelet logged about
+// them, and the API server's audit log.
 
+#include "pod_trail.hpp"
 #include "support/real_cluster.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,23 +37,38 @@ public:
   std::vector<PodRef> live_pods() const;
   // `kubectl delete pod` without waiting; returns the wall-clock time just before it ran.
   std::chrono::system_clock::time_point delete_pod(const PodRef& pod, std::optional<int> grace_seconds = {}) const;
-  // Until the node logged `event` for the pod; its JSON line.
-  nlohmann::json wait_node_event(const PodRef& pod, const std::string& event, Duration limit) const;
-  // What a container of a gone pod left behind: its termination log, and the output of its
-  // lifecycle hooks (prestop's log lines), as the node keeps them.
-  std::string gone_termination_log(const PodRef& pod, const std::string& container) const;
-  std::string hook_log(const PodRef& pod, const std::string& container) const;
-  // A file in one of a gone pod's volumes (an emptyDir the agent kept its state in, say).
-  std::string gone_volume_file(const PodRef& pod, const std::string& volume, const std::string& file) const;
+  // `kubectl logs -f` of a container, from its start until it ends: prestop's summary and the
+  // agent's own lines, as an operator reads them.
+  std::unique_ptr<Process> follow_log(const PodRef& pod, const std::string& container) const;
+  // Until the pod is deleted from the API: its last status, as the kubelet wrote it.
+  nlohmann::json wait_gone(const PodRef& pod, Duration limit) const;
+  const PodTrail& trail() const { return *m_trail; }
+  // The Service's ClusterIP address and port, which kube-proxy's iptables rules route.
+  std::string service_url() const;
   // `kubectl rollout status` until the Deployment's rollout is complete.
   void wait_rolled_out(Duration limit) const;
 
 private:
-  std::string node_dir_name(const PodRef& pod) const { return m_name + "_" + pod.name + "_" + pod.uid; }
-
   RealCluster& m_cluster;
   std::string m_name;
+  std::unique_ptr<PodTrail> m_trail;
 };
+
+// Until the kubelet logged `message` for a container of the pod (its log at verbosity 3, one
+// JSON object a line): that line.
+nlohmann::json wait_kubelet_log(const RealCluster& cluster, const PodRef& pod, const std::string& container,
+                                const std::string& message, Duration limit);
+// The time a kubelet log line carries ("ts": milliseconds since the epoch).
+std::chrono::system_clock::time_point kubelet_log_time(const nlohmann::json& line);
+
+// The JSON lines of a followed log, and the first one with "event": `event`.
+std::vector<nlohmann::json> json_lines(const Process& log);
+std::optional<nlohmann::json> first_event(const std::vector<nlohmann::json>& lines, const std::string& event);
+
+// The task ids the demo agent kept: what it wrote to its state file as it drained (its
+// "state.written" lines), or what a running one holds (GET /tasks on the pod's address).
+std::set<std::string> tasks_written(const Process& agent_log);
+std::set<std::string> tasks_held(const PodRef& pod);
 
 // The chart, with its library chart dependency built, in a copy of the repository's helm/.
 std::string built_chart(const RealCluster& cluster);
@@ -63,7 +81,7 @@ nlohmann::json test_values();
 std::map<std::string, int> audited_requests_of_pod(const RealCluster& cluster, const std::string& service_account,
                                                    const std::string& namespace_name, const std::string& pod);
 
-// An RFC 3339 time as logged by the node ("2026-11-28T12:00:00.123456789Z") or prestop.
+// An RFC 3339 time as the API server or prestop writes it ("2026-11-28T12:00:00.123Z").
 std::chrono::system_clock::time_point parse_log_time(const std::string& text);
 
 } // namespace lameduck::test

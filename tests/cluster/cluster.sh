@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on this machine, for the tests and for trying lameduck by hand:
 # etcd, kube-apiserver, kube-controller-manager and kube-scheduler at the release go.mod pins,
-# and, given the built tools, a node: the process kubelet (tests/cluster/kubelet), which runs
-# each pod's containers as local processes in namespaces of the pod's own.
+# and, given the built tools, a real node (node.sh): containerd, the kubelet and kube-proxy.
 #
 #   cluster.sh up DIR [--tools BIN_DIR [--no-node]] [--owner PID]
 #       start; DIR gets the kubeconfigs, logs and the audit log. --tools: the directory with
 #       prestop, readyz-toggle, drain-wait and demo-agent, made into the images lameduck:dev and
-#       lameduck-demo-agent:dev (DIR/images.json); the node starts unless --no-node (a test
-#       that runs the process kubelet, DIR/run/process-kubelet, itself)
+#       lameduck-demo-agent:dev; the node starts unless --no-node
 #   cluster.sh down DIR
-#       stop everything `up` started in DIR
+#       stop everything `up` started in DIR, and remove what the node left on the machine
 #
 # Every server listens on one address of the cluster's own, 10.210.N.254 (on lo), and pods get
-# 10.210.N.0/24, so that two clusters never share a port or an address and no traffic leaves the
-# machine. With --owner, the cluster goes down when that process ends, whatever way it ends.
-# Needs root (addresses, network namespaces, mounts), openssl and curl.
+# 10.210.N.0/25 behind the bridge ldbrN, so that no traffic leaves the machine. Control planes
+# never share a port; only one node can run at a time (node.sh says why). With --owner, the
+# cluster goes down when that process ends, whatever way it ends.
+# Needs root (addresses, bridges, mounts, iptables), openssl, curl, g++ and python3.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=node.sh
+. "$here/node.sh"
 node_name=lameduck-node
 image_tag=${LAMEDUCK_IMAGE_TAG:-dev}
 service_range=10.96.0.0/24
@@ -65,6 +66,9 @@ make_pki() {
   sign scheduler "/CN=system:kube-scheduler"
   sign node "/O=system:nodes/CN=system:node:$node_name"
   sign kube-proxy "/CN=system:kube-proxy"
+  # The API server's identity towards the kubelet (kubectl logs, exec), and the kubelet's own.
+  sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+  sign kubelet-serving "/CN=$node_name" "IP:$address"
   sign controller-manager-serving "/CN=kube-controller-manager" "IP:$address"
   sign scheduler-serving "/CN=kube-scheduler" "IP:$address"
   # Service-account tokens are signed with this key and checked with its public half.
@@ -135,29 +139,6 @@ pick_network() {
   die "every 10.210.N.254 address on lo is taken: too many clusters are up"
 }
 
-# make_images TOOLS_DIR: an image root and an OCI-style config for each image the node knows,
-# user 65532 as in deploy/Dockerfile.
-make_images() {
-  local tools=$1 images=$dir/images tool
-  mkdir -p "$images/lameduck/lameduck/bin" "$images/demo-agent/usr/local/bin"
-  for tool in prestop readyz-toggle drain-wait; do
-    install -m 0755 "$tools/$tool" "$images/lameduck/lameduck/bin/$tool"
-  done
-  install -m 0755 "$tools/demo-agent" "$images/demo-agent/usr/local/bin/demo-agent"
-  cat >"$dir/images.json" <<EOF
-{
-  "lameduck:$image_tag": {
-    "root": "$images/lameduck",
-    "config": {"User": "65532:65532", "Entrypoint": ["/lameduck/bin/readyz-toggle"], "WorkingDir": "/"}
-  },
-  "lameduck-demo-agent:$image_tag": {
-    "root": "$images/demo-agent",
-    "config": {"User": "65532:65532", "Entrypoint": ["/usr/local/bin/demo-agent"], "WorkingDir": "/"}
-  }
-}
-EOF
-}
-
 up() {
   local tools="" node=1 owner=""
   while [ $# -gt 0 ]; do
@@ -170,12 +151,18 @@ up() {
   done
   [ "$(id -u)" -eq 0 ] || die "needs root: it adds an address to lo, network namespaces and mounts"
   if [ -f "$dir/run/order" ]; then die "a cluster is already up in $dir; run: $0 down $dir"; fi
+  # From here on, a failed start stops what it started.
+  trap 'if [ $? -ne 0 ]; then log "up failed; stopping what it started"; down; fi' EXIT
   local bin
   bin=$("$here/build.sh")
   mkdir -p "$dir/run" "$dir/logs"
   local n
   n=$(pick_network)
   address=10.210.$n.254
+  pod_network=10.210.$n.0/25
+  gateway=10.210.$n.1
+  bridge=ldbr$n
+  echo "$bin" >"$dir/run/bin"
   ip addr add "$address/32" dev lo
   echo "$address" >"$dir/run/address"
   pki=$dir/pki
@@ -217,6 +204,9 @@ EOF
     --service-account-signing-key-file "$pki/service-account.key" \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
     --allow-privileged=false --profiling=false \
+    --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$pki/ca.crt" --kubelet-preferred-address-types InternalIP \
     --audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/audit.log" \
     --audit-log-format json --audit-log-mode blocking
   wait_healthy kube-apiserver "$api_url/readyz" --cacert "$pki/ca.crt"
@@ -247,24 +237,18 @@ API_HOST=$address
 API_PORT=6443
 CA_FILE=$pki/ca.crt
 NODE_NAME=$node_name
-POD_NETWORK=10.210.$n.0/24
+POD_NETWORK=$pod_network
+SERVICE_RANGE=$service_range
+NODE_LOG=$dir/logs/kubelet.log
+CONTAINERD_SOCKET=$dir/node/containerd.sock
 KUBE_PROXY_TOKEN_FILE=$dir/kube-proxy.token
 ADMIN_TOKEN_FILE=$dir/admin.token
 AUDIT_LOG=$dir/audit.log
 ETCD_URL=http://$address:2379
 EOF
 
-  if [ -n "$tools" ]; then
-    make_images "$tools"
-    (cd "$here" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$dir/run/process-kubelet" ./kubelet)
-  fi
   if [ -n "$tools" ] && [ "$node" -eq 1 ]; then
-    log "starting the process kubelet as node $node_name, pods on 10.210.$n.0/24"
-    start kubelet "$dir/run/process-kubelet" --kubeconfig "$dir/node.kubeconfig" --node-name "$node_name" \
-      --images "$dir/images.json" --root "$dir/node" --pod-network "10.210.$n.0/24" \
-      --api-host "$address" --api-port 6443
-    KUBECONFIG=$dir/admin.kubeconfig "$bin/kubectl" wait --for=condition=Ready "node/$node_name" --timeout=60s >/dev/null ||
-      die "node $node_name is not Ready after 60 s (its log: $dir/logs/kubelet.log)"
+    node_up "$tools"
   fi
 
   if [ -n "$owner" ]; then
@@ -279,28 +263,37 @@ EOF
 
 down() {
   [ -f "$dir/run/order" ] || { log "nothing is up in $dir"; return 0; }
-  local name pid names
-  names=$(tac "$dir/run/order")
+  local address n bin
+  address=$(cat "$dir/run/address" 2>/dev/null || true)
+  n=${address#10.210.}; n=${n%.254}
+  bin=$(cat "$dir/run/bin" 2>/dev/null || true)
+  # The node first, while the API still answers: kube-proxy and the kubelet, then its
+  # containers and containerd, then what it left on the machine.
+  stop_named kube-proxy
+  stop_named kubelet
+  node_down "$address" "ldbr$n"
+  local name names
+  names=$(tac "$dir/run/order" | grep -vxE 'kube-proxy|kubelet|containerd' || true)
   for name in $names; do
     pid=$(cat "$dir/run/$name.pid" 2>/dev/null || true)
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
-    # The kubelet first, and alone: it stops its pods while the API still answers.
-    if [ "$name" = kubelet ] && [ -n "$pid" ]; then wait_gone "$pid"; fi
   done
   for name in $names; do
     pid=$(cat "$dir/run/$name.pid" 2>/dev/null || true)
     [ -n "$pid" ] && wait_gone "$pid"
   done
-  local address
-  address=$(cat "$dir/run/address" 2>/dev/null || true)
-  if [ -n "$address" ]; then
-    ip addr del "$address/32" dev lo 2>/dev/null || true
-    # What a killed kubelet could not remove: its pods' namespaces (named after the cluster's N).
-    local n=${address#10.210.}; n=${n%.254}
-    for ns in $(ip netns list | awk '{print $1}' | grep -E "^ld$n-" || true); do ip netns del "$ns" || true; done
-  fi
+  [ -n "$address" ] && ip addr del "$address/32" dev lo 2>/dev/null || true
   rm -f "$dir/run/order"
   log "down ($dir)"
+}
+
+# stop_named NAME: SIGTERM to a process `start` began, and wait for it.
+stop_named() {
+  local pid
+  pid=$(cat "$dir/run/$1.pid" 2>/dev/null || true)
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait_gone "$pid"
 }
 
 # wait_gone PID: up to 15 s for a clean exit, then SIGKILL.

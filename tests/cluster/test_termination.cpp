@@ -1,9 +1,12 @@
-// One pod's termination through the real control plane: the node runs the chart's preStop
-// hook in the agent's container, prestop reads the pod and watches its EndpointSlices with the
-// pod's own bound service-account token under the chart's Role, and the real EndpointSlice
-// controller marks the endpoint terminating. The API server's audit log shows every request.
+// One pod's termination on the real node: the kubelet runs the chart's preStop hook in the
+// agent's container, prestop reads the pod and watches its EndpointSlices with the pod's own
+// bound service-account token under the chart's Role, the real EndpointSlice controller marks
+// the endpoint terminating and kube-proxy stops routing to it. What the kubelet did is read
+// from its own log and from the pod's last status; the API server's audit log shows every
+// request prestop made.
 
 #include "agent_release.hpp"
+#include "sim/service_proxy.hpp"
 #include "sim/sim_cluster.hpp"
 #include "support/temp_dir.hpp"
 
@@ -16,49 +19,34 @@
 #include <unistd.h>
 
 using namespace std::chrono_literals;
+using lameduck::Deadline;
+using lameduck::sim::LoadGenerator;
 using lameduck::test::AgentRelease;
 using lameduck::test::PodRef;
+using lameduck::test::first_event;
+using lameduck::test::json_lines;
+using lameduck::test::kubelet_log_time;
 using lameduck::test::parse_log_time;
 using lameduck::test::shared_cluster;
+using lameduck::test::wait_kubelet_log;
 
 namespace {
 
-nlohmann::json summary_of(const AgentRelease& release, const PodRef& pod) {
-  const auto log = release.gone_termination_log(pod, "agent");
-  return nlohmann::json::parse(log.substr(0, log.find('\n')));
+// prestop's summary, as the kubelet copied the termination log into the pod's last status.
+nlohmann::json summary_of(const nlohmann::json& last_state) {
+  const auto agent = lameduck::test::container_status(last_state, "agent");
+  REQUIRE(agent.is_object());
+  const std::string message = agent["state"]["terminated"].value("message", "");
+  return nlohmann::json::parse(message.substr(0, message.find('\n')), nullptr, false);
 }
 
-std::vector<nlohmann::json> json_lines(const std::vector<std::string>& lines);
-
-// prestop's own log lines: the node keeps a hook's output beside the container's log.
-std::vector<nlohmann::json> prestop_log(const AgentRelease& release, const PodRef& pod) {
-  std::vector<std::string> lines;
-  std::istringstream in(release.hook_log(pod, "agent"));
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-  }
-  return json_lines(lines);
-}
-
-std::vector<nlohmann::json> json_lines(const std::vector<std::string>& lines) {
-  std::vector<nlohmann::json> parsed;
-  for (const auto& line : lines) {
-    auto json = nlohmann::json::parse(line, nullptr, false);
-    if (json.is_object()) {
-      parsed.push_back(std::move(json));
+nlohmann::json phase_of(const nlohmann::json& summary, const std::string& name) {
+  for (const auto& phase : summary.value("phases", nlohmann::json::array())) {
+    if (phase.value("phase", "") == name) {
+      return phase;
     }
   }
-  return parsed;
-}
-
-std::optional<std::chrono::system_clock::time_point> logged_at(const std::vector<nlohmann::json>& lines,
-                                                               const std::string& event, const std::string& phase = {}) {
-  for (const auto& line : lines) {
-    if (line.value("event", "") == event && (phase.empty() || line.value("phase", "") == phase)) {
-      return parse_log_time(line.value("ts", ""));
-    }
-  }
-  return std::nullopt;
+  return nlohmann::json::object();
 }
 
 // A Service whose slice another controller writes (a mesh, a load balancer's own controller):
@@ -116,11 +104,82 @@ bool wait_for_watch(const lameduck::test::RealCluster& cluster, const AgentRelea
   return seen;
 }
 
+// Until the load has sent `count` requests: it is flowing through the ClusterIP.
+bool wait_until_sent(const LoadGenerator& load, int count) {
+  const auto deadline = Deadline::after(30s);
+  while (load.sent() < count) {
+    if (deadline.expired()) {
+      return false;
+    }
+    std::this_thread::sleep_for(10ms); // the load's own pace; nothing to be woken by
+  }
+  return true;
+}
+
+// The chart's --min-delay, which the tests keep: kube-proxy applies a change 1 s after the one
+// before at the soonest (its iptables minSyncPeriod).
+constexpr long long k_min_delay_ms = 2000;
+
 long long ms_between(std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
 }
 
 } // namespace
+
+TEST_CASE("deleting a pod under load through its ClusterIP: prestop runs in the container, nothing fails, nothing is lost") {
+  auto& cluster = shared_cluster();
+  const AgentRelease release(cluster, "under-load");
+  const auto pods = release.live_pods();
+  REQUIRE(pods.size() == 2);
+  const PodRef& leaving = pods[0];
+  const auto agent_log = release.follow_log(leaving, "agent");
+
+  // From the host through kube-proxy's iptables rules, a task every 10 ms.
+  LoadGenerator load(release.service_url(), 10ms, "load-");
+  REQUIRE(wait_until_sent(load, 50));
+  const auto deleted_at = release.delete_pod(leaving);
+  const auto last = release.wait_gone(leaving, 60s);
+  // The load goes on until the pod has left the Service and the sidecar's readiness with it.
+  const auto result = load.stop();
+
+  // What the kubelet did, in its own words: the hook, then SIGTERM, and a clean exit.
+  const auto hook_started = wait_kubelet_log(cluster, leaving, "agent", "Running preStop hook", 5s);
+  const auto hook_done = wait_kubelet_log(cluster, leaving, "agent", "PreStop hook completed", 5s);
+  const auto killing = wait_kubelet_log(cluster, leaving, "agent", "Killing container with a grace period", 5s);
+  wait_kubelet_log(cluster, leaving, "agent", "Container exited normally", 5s);
+  CHECK(kubelet_log_time(hook_done) <= kubelet_log_time(killing));
+  const auto terminated = lameduck::test::container_status(last, "agent")["state"]["terminated"];
+  CAPTURE(terminated.dump());
+  CHECK(terminated.value("exitCode", -1) == 0); // SIGTERM, handled: no SIGKILL (137)
+  CHECK(terminated.value("reason", "") == "Completed");
+
+  // prestop's summary: in the termination message and in `kubectl logs`, the same line.
+  const auto summary = summary_of(last);
+  CAPTURE(summary.dump());
+  CHECK(summary["outcome"] == "drained");
+  agent_log->wait_exit(Deadline::after(10s));
+  const auto logged = first_event(json_lines(*agent_log), "prestop.summary");
+  REQUIRE(logged);
+  CHECK(*logged == summary);
+
+  // Every accepted task is either written by the leaving agent or held by the one that stays.
+  auto kept = lameduck::test::tasks_written(*agent_log);
+  for (const auto& pod : release.live_pods()) {
+    const auto held = lameduck::test::tasks_held(pod);
+    kept.insert(held.begin(), held.end());
+  }
+  int lost = 0;
+  for (const auto& id : result.accepted) {
+    lost += kept.count(id) == 0 ? 1 : 0;
+  }
+  MESSAGE("through the ClusterIP: " << result.sent << " requests, " << result.failed << " failed, " << lost
+          << " tasks lost; kubectl delete -> the kubelet runs the hook " << ms_between(deleted_at, kubelet_log_time(hook_started))
+          << " ms, hook " << ms_between(kubelet_log_time(hook_started), kubelet_log_time(hook_done)) << " ms");
+  CAPTURE(result.failures);
+  CHECK(result.failed == 0);
+  CHECK(lost == 0);
+  CHECK(lameduck::test::tasks_written(*agent_log).size() > 0);
+}
 
 TEST_CASE("a termination costs one pod GET, one EndpointSlice LIST, one Event, and nothing else") {
   auto& cluster = shared_cluster();
@@ -128,11 +187,10 @@ TEST_CASE("a termination costs one pod GET, one EndpointSlice LIST, one Event, a
   const auto pods = release.live_pods();
   REQUIRE(pods.size() == 2);
   const PodRef& pod = pods[0];
+  const auto agent_log = release.follow_log(pod, "agent");
 
   const auto deleted_at = release.delete_pod(pod);
-  release.wait_node_event(pod, "pod.gone", 60s);
-
-  const auto summary = summary_of(release, pod);
+  const auto summary = summary_of(release.wait_gone(pod, 60s));
   CAPTURE(summary.dump());
   CHECK(summary["outcome"] == "drained");
   for (const auto& phase : summary["phases"]) {
@@ -159,17 +217,15 @@ TEST_CASE("a termination costs one pod GET, one EndpointSlice LIST, one Event, a
   }
   CHECK(drained_event);
 
-  // From `kubectl delete` to prestop's verdict (the endpoint no longer ready, less the
-  // --min-delay it then waits) and to the agent's drain, through the real controller.
-  const auto lines = prestop_log(release, pod);
-  const auto endpoints_done = logged_at(lines, "phase.done", "endpoints");
-  const auto drain_accepted = logged_at(lines, "drain.accepted");
-  REQUIRE(endpoints_done);
-  REQUIRE(drain_accepted);
-  const auto verdict_ms = ms_between(deleted_at, *endpoints_done) - 500;
-  const auto drain_ms = ms_between(deleted_at, *drain_accepted);
-  CHECK(verdict_ms < 10000);
-  CHECK(drain_ms >= verdict_ms);
+  // From `kubectl delete` to the agent's drain (its own log line), through the real
+  // controller and the real kubelet; and how long prestop waited on the endpoints beyond
+  // --min-delay.
+  agent_log->wait_exit(Deadline::after(10s));
+  const auto drain_started = first_event(json_lines(*agent_log), "drain.started");
+  REQUIRE(drain_started);
+  const auto drain_ms = ms_between(deleted_at, parse_log_time(drain_started->value("ts", "")));
+  const auto endpoints_wait_ms = phase_of(summary, "endpoints").value("ms", 0LL) - k_min_delay_ms;
+  CHECK(drain_ms < 10000);
 
   // The same figures on the simulated node and the fake API server, for comparison.
   const lameduck::test::TempDir dir;
@@ -179,19 +235,21 @@ TEST_CASE("a termination costs one pod GET, one EndpointSlice LIST, one Event, a
   lameduck::sim::SimCluster simulated(options);
   auto& leaving = simulated.add_pod("leaving");
   auto& staying = simulated.add_pod("staying");
-  REQUIRE(simulated.wait_ready(leaving, lameduck::Deadline::after(10s)));
-  REQUIRE(simulated.wait_ready(staying, lameduck::Deadline::after(10s)));
+  REQUIRE(simulated.wait_ready(leaving, Deadline::after(10s)));
+  REQUIRE(simulated.wait_ready(staying, Deadline::after(10s)));
   const auto sim_deleted_at = std::chrono::system_clock::now();
   simulated.delete_pod(leaving);
-  REQUIRE(simulated.wait_gone(leaving, lameduck::Deadline::after(30s)));
-  const auto sim_lines = json_lines(leaving.prestop_log());
-  const auto sim_endpoints_done = logged_at(sim_lines, "phase.done", "endpoints");
-  const auto sim_drain_accepted = logged_at(sim_lines, "drain.accepted");
-  REQUIRE(sim_endpoints_done);
+  REQUIRE(simulated.wait_gone(leaving, Deadline::after(30s)));
+  std::optional<std::chrono::system_clock::time_point> sim_drain_accepted;
+  for (const auto& line : leaving.prestop_log()) {
+    const auto json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_object() && json.value("event", "") == "drain.accepted" && !sim_drain_accepted) {
+      sim_drain_accepted = parse_log_time(json.value("ts", ""));
+    }
+  }
   REQUIRE(sim_drain_accepted);
-  MESSAGE("deletion -> prestop's verdict: real control plane " << verdict_ms << " ms, fake "
-          << ms_between(sim_deleted_at, *sim_endpoints_done) - 500 << " ms; deletion -> drain: real " << drain_ms
-          << " ms, fake " << ms_between(sim_deleted_at, *sim_drain_accepted) << " ms");
+  MESSAGE("deletion -> drain: real node " << drain_ms << " ms, simulated " << ms_between(sim_deleted_at, *sim_drain_accepted)
+          << " ms; prestop's wait on the endpoints beyond --min-delay: " << endpoints_wait_ms << " ms");
 }
 
 TEST_CASE("a slice another controller keeps ready: prestop watches it, one WATCH and nothing more") {
@@ -204,7 +262,7 @@ TEST_CASE("a slice another controller keeps ready: prestop watches it, one WATCH
   REQUIRE(wait_for_watch(cluster, release, pod));
   const auto changed_at = std::chrono::system_clock::now();
   write_managed_slice(cluster, release, pod, false, false);
-  release.wait_node_event(pod, "pod.gone", 60s);
+  const auto summary = summary_of(release.wait_gone(pod, 60s));
 
   const auto requests =
       lameduck::test::audited_requests_of_pod(cluster, release.service_account(), release.namespace_name(), pod.name);
@@ -212,12 +270,12 @@ TEST_CASE("a slice another controller keeps ready: prestop watches it, one WATCH
       {"get pods", 1}, {"list endpointslices", 1}, {"watch endpointslices", 1}, {"create events", 1}};
   CAPTURE(requests);
   CHECK(requests == expected);
-  const auto lines = prestop_log(release, pod);
-  const auto endpoints_done = logged_at(lines, "phase.done", "endpoints");
-  REQUIRE(endpoints_done);
-  MESSAGE("the watched slice changes -> prestop's verdict: " << ms_between(changed_at, *endpoints_done) - 500
-                                                             << " ms (kubectl replace included)");
-  CHECK(summary_of(release, pod)["outcome"] == "drained");
+  CAPTURE(summary.dump());
+  CHECK(summary["outcome"] == "drained");
+  const auto endpoints = phase_of(summary, "endpoints");
+  CHECK(endpoints.value("verdict", "") == "not_ready");
+  MESSAGE("the watched slice changes -> prestop's drain: "
+          << ms_between(changed_at, parse_log_time(summary.value("ts", ""))) << " ms (kubectl replace included)");
 }
 
 TEST_CASE("a Role without watch: prestop meets the real 403 and falls back to --fallback-delay") {
@@ -233,30 +291,18 @@ TEST_CASE("a Role without watch: prestop meets the real 403 and falls back to --
   const PodRef pod = release.live_pods().at(0);
   write_managed_slice(cluster, release, pod, true, true);
   release.delete_pod(pod);
-  release.wait_node_event(pod, "pod.gone", 60s);
-
-  const auto lines = prestop_log(release, pod);
-  std::string fallback_reason;
-  for (const auto& line : lines) {
-    if (line.value("event", "") == "endpoints.fallback") {
-      fallback_reason = line.value("msg", "");
-    }
-  }
-  CAPTURE(fallback_reason);
-  // The API server's own message, word for word.
-  CHECK(fallback_reason.find("endpointslices.discovery.k8s.io is forbidden: User \"system:serviceaccount:no-watch:"
-                             "no-watch-lameduck\" cannot watch resource \"endpointslices\" in API group "
-                             "\"discovery.k8s.io\" in the namespace \"no-watch\"") != std::string::npos);
-  const auto summary = summary_of(release, pod);
+  const auto summary = summary_of(release.wait_gone(pod, 60s));
   CAPTURE(summary.dump());
-  for (const auto& phase : summary["phases"]) {
-    if (phase["phase"] == "endpoints") {
-      CHECK(phase["fallbackMs"] == 1000);
-    }
-  }
+  const auto endpoints = phase_of(summary, "endpoints");
+  CHECK(endpoints.value("fallbackMs", 0) == 1000);
+  // The API server's own message, word for word, as the termination message carries it.
+  CHECK(endpoints.value("reason", "").find(
+            "endpointslices.discovery.k8s.io is forbidden: User \"system:serviceaccount:no-watch:"
+            "no-watch-lameduck\" cannot watch resource \"endpointslices\" in API group "
+            "\"discovery.k8s.io\" in the namespace \"no-watch\"") != std::string::npos);
 }
 
-TEST_CASE("kubectl delete --grace-period=5 shortens prestop's deadline through the real deletionTimestamp") {
+TEST_CASE("kubectl delete --grace-period=5 and a hung agent: prestop is out before the kubelet's SIGKILL") {
   auto& cluster = shared_cluster();
   // An agent whose flush never ends, so that prestop runs to its deadline.
   nlohmann::json values = {{"replicas", 1},
@@ -266,13 +312,23 @@ TEST_CASE("kubectl delete --grace-period=5 shortens prestop's deadline through t
   const AgentRelease release(cluster, "hurried", values);
   const PodRef pod = release.live_pods().at(0);
   const auto deleted_at = release.delete_pod(pod, 5);
-  const auto hook_exited = release.wait_node_event(pod, "prestop.exited", 30s);
-  release.wait_node_event(pod, "pod.gone", 30s);
-  const auto hook_ms = ms_between(deleted_at, parse_log_time(hook_exited.value("time", "")));
-  MESSAGE("grace period 5 s (the spec says 15): prestop out " << hook_ms << " ms after the deletion");
-  // deletionTimestamp has whole seconds: the deadline is 4 to 5 s after it, less the margin.
-  CHECK(hook_ms < 4500);
-  const auto summary = summary_of(release, pod);
+  const auto last = release.wait_gone(pod, 30s);
+
+  // The kubelet's own account: it gives the hook the 5 s, then SIGTERM with what is left (at
+  // least 2 s), and SIGKILL only after that.
+  const auto hook_started = wait_kubelet_log(cluster, pod, "agent", "Running preStop hook", 5s);
+  const auto hook_done = wait_kubelet_log(cluster, pod, "agent", "PreStop hook completed", 5s);
+  const auto killing = wait_kubelet_log(cluster, pod, "agent", "Killing container with a grace period", 5s);
+  const auto hook_ms = ms_between(kubelet_log_time(hook_started), kubelet_log_time(hook_done));
+  MESSAGE("grace period 5 s (the spec says 15): the kubelet ran the hook for " << hook_ms << " ms, "
+          << ms_between(deleted_at, kubelet_log_time(hook_done)) << " ms after kubectl delete; then SIGTERM with "
+          << killing.value("gracePeriod", 0) << " s to go");
+  CHECK(hook_ms < 5000);
+  const auto terminated = lameduck::test::container_status(last, "agent")["state"]["terminated"];
+  CAPTURE(terminated.dump());
+  CHECK(terminated.value("exitCode", -1) != 137);
+  const auto summary = summary_of(last);
+  CAPTURE(summary.dump());
   CHECK(summary["deadlineFrom"] == "deletionTimestamp");
   CHECK(summary["budgetMs"].get<long long>() <= 4000);
 }

@@ -142,7 +142,14 @@ private:
     }
     nlohmann::json state = state_json();
     state["terminationId"] = termination_id;
-    return write_file_atomically(m_state_file, state.dump() + "\n");
+    auto written = write_file_atomically(m_state_file, state.dump() + "\n");
+    if (written) {
+      // What was kept, in the log too: a real node removes the pod's volumes with the pod, and
+      // `kubectl logs` is then where a test (or an operator) finds which tasks were saved.
+      m_logger.info("state.written", "every task written to the state file",
+                    {{"termination_id", termination_id}, {"tasks", state["tasks"]}});
+    }
+    return written;
   }
 
   nlohmann::json state_json() {

@@ -4,7 +4,6 @@
 
 #include <doctest/doctest.h>
 
-#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -38,34 +37,21 @@ RealCluster::RealCluster() {
   std::string pattern = (std::filesystem::temp_directory_path() / "lameduck-cluster-XXXXXX").string();
   m_dir = ::mkdtemp(pattern.data());
   // Cold, the servers are built first (minutes); ./dev test builds them before ctest runs.
-  // The node is this process's child (--no-node), so that the tests can wait on what it logs.
   const auto up = run_process({"/bin/bash", k_cluster_script, "up", m_dir.string(), "--tools", LAMEDUCK_TOOLS_DIR,
-                               "--no-node", "--owner", std::to_string(::getpid())},
+                               "--owner", std::to_string(::getpid())},
                               {}, 30min);
   if (up.exit_code != 0) {
     throw std::runtime_error("the cluster did not come up: " + up.stderr_text);
   }
   const auto values = read_env_file(m_dir / "env");
-  m_env = {values.at("KUBECTL"), values.at("API_URL"),   values.at("API_HOST"),    values.at("CA_FILE"),
-           values.at("KUBECONFIG"), values.at("NODE_NAME"),  values.at("POD_NETWORK"),
-           values.at("KUBE_PROXY_TOKEN_FILE"), values.at("ADMIN_TOKEN_FILE"), values.at("AUDIT_LOG"),
-           values.at("ETCD_URL")};
-  m_kubelet = std::make_unique<Process>(std::vector<std::string>{
-      (m_dir / "run" / "process-kubelet").string(), "--kubeconfig", (m_dir / "node.kubeconfig").string(),
-      "--node-name", m_env.node_name, "--images", (m_dir / "images.json").string(), "--root", node_root().string(),
-      "--pod-network", m_env.pod_network, "--api-host", m_env.api_host, "--api-port", "6443"});
-  const auto ready = kubectl({"wait", "--for=condition=Ready", "node/" + m_env.node_name, "--timeout=60s"}, {}, 90s);
-  if (ready.exit_code != 0) {
-    throw std::runtime_error("the node did not become Ready: " + ready.stderr_text + m_kubelet->stderr_text());
-  }
+  m_env = {values.at("KUBECTL"),       values.at("API_URL"),   values.at("API_HOST"),
+           values.at("CA_FILE"),       values.at("KUBECONFIG"), values.at("NODE_NAME"),
+           values.at("POD_NETWORK"),   values.at("KUBE_PROXY_TOKEN_FILE"), values.at("ADMIN_TOKEN_FILE"),
+           values.at("AUDIT_LOG"),     values.at("ETCD_URL"),  values.at("SERVICE_RANGE"),
+           values.at("NODE_LOG")};
 }
 
 RealCluster::~RealCluster() {
-  // The node first, while the API still answers, so that it can stop its pods the proper way.
-  if (m_kubelet) {
-    m_kubelet->send_signal(SIGTERM);
-    m_kubelet->wait_exit(Deadline::after(60s));
-  }
   run_process({"/bin/bash", k_cluster_script, "down", m_dir.string()}, {}, 2min);
   if (std::getenv("LAMEDUCK_KEEP_CLUSTER") == nullptr) {
     std::error_code ignored;
@@ -75,6 +61,10 @@ RealCluster::~RealCluster() {
 
 KubeConfig RealCluster::kube_proxy_config() const {
   return {parse_url(m_env.api_url).value(), m_env.kube_proxy_token_file, m_env.ca_file};
+}
+
+KubeConfig RealCluster::admin_config() const {
+  return {parse_url(m_env.api_url).value(), m_env.admin_token_file, m_env.ca_file};
 }
 
 Finished RealCluster::kubectl(std::vector<std::string> arguments, std::string stdin_text, Duration limit) const {

@@ -1,0 +1,123 @@
+#include "pod_trail.hpp"
+
+#include <stdexcept>
+
+namespace lameduck::test {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+const KubeAccess k_watch_pods{"watch", "pods"};
+
+} // namespace
+
+PodTrail::PodTrail(const KubeConfig& api, std::string namespace_name)
+    : m_path("/api/v1/namespaces/" + namespace_name + "/pods"), m_client(api, m_logger) {
+  m_watcher = std::thread([this] { run(); });
+  std::unique_lock lock(m_mutex);
+  if (!m_changed.wait_for(lock, 30s, [this] { return m_listed; })) {
+    lock.unlock();
+    m_stopping = true;
+    m_watcher.join();
+    throw std::runtime_error("cannot list the pods of " + m_path);
+  }
+}
+
+PodTrail::~PodTrail() {
+  m_stopping = true;
+  m_watcher.join();
+}
+
+void PodTrail::run() {
+  while (!m_stopping) {
+    std::string from;
+    {
+      const std::lock_guard lock(m_mutex);
+      from = m_resource_version;
+    }
+    if (from.empty()) {
+      auto listed = m_client.list(m_path, "", k_watch_pods, Deadline::after(10s));
+      if (!listed) {
+        std::this_thread::sleep_for(100ms); // a retry's pause, not a wait on an event
+        continue;
+      }
+      for (const auto& pod : listed->items) {
+        seen(pod, false);
+      }
+      const std::lock_guard lock(m_mutex);
+      m_resource_version = listed->resource_version;
+      m_listed = true;
+      m_changed.notify_all();
+      continue;
+    }
+    // Short watches, so that the object's end never waits long for the stream's.
+    const auto watched = m_client.watch(m_path, "", from, 1s, k_watch_pods, Deadline::after(10s),
+                                        [this](const WatchEvent& event) {
+                                          if (event.type == "ADDED" || event.type == "MODIFIED" ||
+                                              event.type == "DELETED") {
+                                            seen(event.object, event.type == "DELETED");
+                                          }
+                                          return !m_stopping.load();
+                                        });
+    if (!watched && watched.error().kind == KubeErrorKind::gone) {
+      const std::lock_guard lock(m_mutex);
+      m_resource_version.clear();
+    } else if (!watched) {
+      std::this_thread::sleep_for(100ms); // a retry's pause, not a wait on an event
+    }
+  }
+}
+
+void PodTrail::seen(const nlohmann::json& pod, bool deleted) {
+  const auto& metadata = pod.value("metadata", nlohmann::json::object());
+  const std::string uid = metadata.value("uid", "");
+  const std::lock_guard lock(m_mutex);
+  m_last[uid] = pod;
+  if (deleted && m_deleted.count(uid) == 0) {
+    m_deleted[uid] = std::chrono::system_clock::now();
+  }
+  const std::string version = metadata.value("resourceVersion", "");
+  if (!version.empty() && m_listed) {
+    m_resource_version = version;
+  }
+  m_changed.notify_all();
+}
+
+std::optional<nlohmann::json> PodTrail::wait_deleted(const std::string& uid, const Deadline& deadline) const {
+  std::unique_lock lock(m_mutex);
+  if (!m_changed.wait_until(lock, deadline.when(), [&] { return m_deleted.count(uid) != 0; })) {
+    return std::nullopt;
+  }
+  return m_last.at(uid);
+}
+
+std::optional<nlohmann::json> PodTrail::wait_for(const std::string& uid,
+                                                 const std::function<bool(const nlohmann::json&)>& matches,
+                                                 const Deadline& deadline) const {
+  std::unique_lock lock(m_mutex);
+  if (!m_changed.wait_until(lock, deadline.when(), [&] { return m_last.count(uid) != 0 && matches(m_last.at(uid)); })) {
+    return std::nullopt;
+  }
+  return m_last.at(uid);
+}
+
+std::optional<std::chrono::system_clock::time_point> PodTrail::deleted_at(const std::string& uid) const {
+  const std::lock_guard lock(m_mutex);
+  const auto found = m_deleted.find(uid);
+  return found == m_deleted.end() ? std::nullopt : std::optional(found->second);
+}
+
+nlohmann::json container_status(const nlohmann::json& pod, const std::string& container) {
+  const auto status = pod.value("status", nlohmann::json::object());
+  for (const char* list : {"containerStatuses", "initContainerStatuses"}) {
+    for (const auto& entry : status.value(list, nlohmann::json::array())) {
+      if (entry.value("name", "") == container) {
+        return entry;
+      }
+    }
+  }
+  return nullptr;
+}
+
+} // namespace lameduck::test
