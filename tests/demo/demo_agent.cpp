@@ -11,6 +11,7 @@
 //   POST/GET /drain          the drain protocol
 //   GET  /healthz            200 while the process serves (draining included): the health check
 //                            that readyz-toggle's --upstream asks
+//   POST /unhealthy          /healthz answers 500 from then on (a liveness restart, shown)
 
 #include "cli/cli.hpp"
 #include "lameduck/core/durable_file.hpp"
@@ -21,6 +22,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -100,7 +102,19 @@ public:
     server.Get("/tasks", [this](const httplib::Request&, httplib::Response& response) {
       response.set_content(state_json().dump() + "\n", "application/json");
     });
-    server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
+    server.Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
+      if (m_unhealthy) {
+        response.status = 500;
+        response.set_content("unhealthy: told so\n", "text/plain");
+        return;
+      }
+      response.set_content("ok\n", "text/plain");
+    });
+    // A fault to show a liveness restart with: from now on the health check fails, while the
+    // tasks are served as before.
+    server.Post("/unhealthy", [this](const httplib::Request&, httplib::Response& response) {
+      m_unhealthy = true;
+      m_logger.warn("health.failing", "the health check fails from now on");
       response.set_content("ok\n", "text/plain");
     });
   }
@@ -174,6 +188,7 @@ private:
   std::condition_variable m_wake;
   bool m_stopping = false;
   std::map<std::string, Task> m_tasks;
+  std::atomic<bool> m_unhealthy{false};
   std::vector<std::thread> m_workers;
   DrainController m_drain;
 };
