@@ -278,9 +278,11 @@ down() {
     pid=$(cat "$dir/run/$name.pid" 2>/dev/null || true)
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
   done
+  # The API server drains its requests for up to a minute on SIGTERM; with the node and the
+  # controllers gone there is nothing left worth waiting for.
   for name in $names; do
     pid=$(cat "$dir/run/$name.pid" 2>/dev/null || true)
-    [ -n "$pid" ] && wait_gone "$pid"
+    [ -n "$pid" ] && wait_gone "$pid" 30
   done
   [ -n "$address" ] && ip addr del "$address/32" dev lo 2>/dev/null || true
   rm -f "$dir/run/order"
@@ -296,10 +298,10 @@ stop_named() {
   wait_gone "$pid"
 }
 
-# wait_gone PID: up to 15 s for a clean exit, then SIGKILL.
+# wait_gone PID [TENTHS]: up to TENTHS tenths of a second (150) for a clean exit, then SIGKILL.
 wait_gone() {
-  local pid=$1
-  for _ in $(seq 1 150); do
+  local pid=$1 tenths=${2:-150}
+  for _ in $(seq 1 "$tenths"); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.1
   done
