@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 namespace lameduck::test {
 
@@ -245,6 +246,18 @@ std::set<std::string> tasks_held(const PodRef& pod) {
   }
   const auto state = nlohmann::json::parse(answer->body, nullptr, false);
   return task_ids(state.is_object() ? state.value("tasks", nlohmann::json::object()) : nlohmann::json());
+}
+
+bool wait_until_holds_tasks(const PodRef& pod) {
+  const auto deadline = Deadline::after(30s);
+  while (tasks_held(pod).empty()) {
+    if (deadline.expired()) {
+      return false;
+    }
+    // The pace at which the tests' load adds tasks; there is no event to wait on.
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
 }
 
 std::chrono::system_clock::time_point parse_log_time(const std::string& text) {

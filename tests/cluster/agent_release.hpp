@@ -69,6 +69,8 @@ std::optional<nlohmann::json> first_event(const std::vector<nlohmann::json>& lin
 // "state.written" lines), or what a running one holds (GET /tasks on the pod's address).
 std::set<std::string> tasks_written(const Process& agent_log);
 std::set<std::string> tasks_held(const PodRef& pod);
+// Until kube-proxy has routed some of the load to the pod: it holds a task.
+bool wait_until_holds_tasks(const PodRef& pod);
 
 // The chart, with its library chart dependency built, in a copy of the repository's helm/.
 std::string built_chart(const RealCluster& cluster);

@@ -74,8 +74,12 @@ void PodTrail::seen(const nlohmann::json& pod, bool deleted) {
   const std::string uid = metadata.value("uid", "");
   const std::lock_guard lock(m_mutex);
   m_last[uid] = pod;
+  const auto now = std::chrono::steady_clock::now();
+  if (metadata.contains("deletionTimestamp") && m_deleting.count(uid) == 0) {
+    m_deleting[uid] = now;
+  }
   if (deleted && m_deleted.count(uid) == 0) {
-    m_deleted[uid] = std::chrono::system_clock::now();
+    m_deleted[uid] = now;
   }
   const std::string version = metadata.value("resourceVersion", "");
   if (!version.empty() && m_listed) {
@@ -102,10 +106,12 @@ std::optional<nlohmann::json> PodTrail::wait_for(const std::string& uid,
   return m_last.at(uid);
 }
 
-std::optional<std::chrono::system_clock::time_point> PodTrail::deleted_at(const std::string& uid) const {
+std::optional<std::chrono::milliseconds> PodTrail::termination_time(const std::string& uid) const {
   const std::lock_guard lock(m_mutex);
-  const auto found = m_deleted.find(uid);
-  return found == m_deleted.end() ? std::nullopt : std::optional(found->second);
+  if (m_deleting.count(uid) == 0 || m_deleted.count(uid) == 0) {
+    return std::nullopt;
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(m_deleted.at(uid) - m_deleting.at(uid));
 }
 
 nlohmann::json container_status(const nlohmann::json& pod, const std::string& container) {

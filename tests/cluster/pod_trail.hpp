@@ -33,8 +33,10 @@ public:
                                          const std::function<bool(const nlohmann::json&)>& matches,
                                          const Deadline& deadline) const;
 
-  // When this watch saw the pod deleted from the API.
-  std::optional<std::chrono::system_clock::time_point> deleted_at(const std::string& uid) const;
+  // How long the pod took to go: from the first state this watch saw with a deletionTimestamp
+  // to its deletion from the API. (The deletionTimestamp itself cannot tell: the kubelet's
+  // last delete moves it to the end.)
+  std::optional<std::chrono::milliseconds> termination_time(const std::string& uid) const;
 
 private:
   void run();
@@ -46,7 +48,8 @@ private:
   mutable std::mutex m_mutex;
   mutable std::condition_variable m_changed;
   std::map<std::string, nlohmann::json> m_last; // uid -> the pod as last seen
-  std::map<std::string, std::chrono::system_clock::time_point> m_deleted;
+  std::map<std::string, std::chrono::steady_clock::time_point> m_deleting; // first seen terminating
+  std::map<std::string, std::chrono::steady_clock::time_point> m_deleted;
   std::string m_resource_version;
   bool m_listed = false;
   std::atomic<bool> m_stopping{false};

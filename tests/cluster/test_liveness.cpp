@@ -46,6 +46,7 @@ TEST_CASE("a liveness restart: out through readiness, drained by prestop, back w
   const PodRef& sick = pods[0];
   const auto first_run = release.follow_log(sick, "agent");
   LoadGenerator load(release.service_url(), 10ms, "live-");
+  REQUIRE(lameduck::test::wait_until_holds_tasks(sick));
 
   lameduck::HttpClient client(lameduck::parse_url("http://" + sick.ip + ":8080").value());
   const auto told = client.send({.method = "POST", .target = "/unhealthy", .headers = {}, .body = {}, .content_type = {}},
@@ -90,4 +91,5 @@ TEST_CASE("a liveness restart: out through readiness, drained by prestop, back w
           << " tasks lost; the first run wrote " << lameduck::test::tasks_written(*first_run).size() << " tasks");
   CHECK(result.failed == 0);
   CHECK(lost == 0);
+  CHECK(lameduck::test::tasks_written(*first_run).size() > 0);
 }

@@ -26,7 +26,7 @@ struct Rollout {
   LoadResult load;
   std::set<std::string> kept; // every task id an agent wrote as it drained, or still holds
   long long ms = 0;           // from `kubectl rollout restart` until the last old pod was gone
-  long long longest_termination_ms = 0; // an old pod's deletionTimestamp until it left the API
+  long long longest_termination_ms = 0; // an old pod, from its deletion until it left the API
 };
 
 int lost(const Rollout& rollout) {
@@ -53,14 +53,9 @@ Rollout restart_under_load(AgentRelease& release, const std::string& prefix) {
   release.wait_rolled_out(5min);
   Rollout rollout;
   for (const auto& pod : old) {
-    const auto last = release.wait_gone(pod, 60s);
-    // deletionTimestamp is when the grace period ends, in whole seconds: the figure is good to
-    // a second.
-    const auto deleting = lameduck::test::parse_log_time(last["metadata"].value("deletionTimestamp", "")) -
-                          std::chrono::seconds{last["metadata"].value("deletionGracePeriodSeconds", 0)};
-    rollout.longest_termination_ms = std::max<long long>(
-        rollout.longest_termination_ms,
-        std::chrono::duration_cast<std::chrono::milliseconds>(*release.trail().deleted_at(pod.uid) - deleting).count());
+    release.wait_gone(pod, 60s);
+    rollout.longest_termination_ms =
+        std::max<long long>(rollout.longest_termination_ms, release.trail().termination_time(pod.uid)->count());
   }
   rollout.ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   rollout.load = load.stop();

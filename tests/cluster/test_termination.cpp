@@ -104,18 +104,6 @@ bool wait_for_watch(const lameduck::test::RealCluster& cluster, const AgentRelea
   return seen;
 }
 
-// Until the load has sent `count` requests: it is flowing through the ClusterIP.
-bool wait_until_sent(const LoadGenerator& load, int count) {
-  const auto deadline = Deadline::after(30s);
-  while (load.sent() < count) {
-    if (deadline.expired()) {
-      return false;
-    }
-    std::this_thread::sleep_for(10ms); // the load's own pace; nothing to be woken by
-  }
-  return true;
-}
-
 // The chart's --min-delay, which the tests keep: kube-proxy applies a change 1 s after the one
 // before at the soonest (its iptables minSyncPeriod).
 constexpr long long k_min_delay_ms = 2000;
@@ -136,7 +124,7 @@ TEST_CASE("deleting a pod under load through its ClusterIP: prestop runs in the 
 
   // From the host through kube-proxy's iptables rules, a task every 10 ms.
   LoadGenerator load(release.service_url(), 10ms, "load-");
-  REQUIRE(wait_until_sent(load, 50));
+  REQUIRE(lameduck::test::wait_until_holds_tasks(leaving));
   const auto deleted_at = release.delete_pod(leaving);
   const auto last = release.wait_gone(leaving, 60s);
   // The load goes on until the pod has left the Service and the sidecar's readiness with it.
