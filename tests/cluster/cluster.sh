@@ -177,8 +177,9 @@ omitStages: [RequestReceived]
 rules:
   - level: Metadata
 EOF
-  # Bearer tokens for clients that speak HTTP themselves: the kube-proxy stand-in, bound by the
-  # default system:node-proxier role, and the tests' own requests as the admin.
+  # Bearer tokens for clients that speak HTTP themselves: system:kube-proxy (bound by the default
+  # system:node-proxier role, which may not read pods: the fidelity test's 403), and the tests'
+  # own requests as the admin.
   openssl rand -hex 24 >"$dir/kube-proxy.token"
   openssl rand -hex 24 >"$dir/admin.token"
   {

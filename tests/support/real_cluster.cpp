@@ -59,10 +59,6 @@ RealCluster::~RealCluster() {
   }
 }
 
-KubeConfig RealCluster::kube_proxy_config() const {
-  return {parse_url(m_env.api_url).value(), m_env.kube_proxy_token_file, m_env.ca_file};
-}
-
 KubeConfig RealCluster::admin_config() const {
   return {parse_url(m_env.api_url).value(), m_env.admin_token_file, m_env.ca_file};
 }

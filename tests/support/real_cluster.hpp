@@ -43,8 +43,6 @@ public:
 
   const ClusterEnv& env() const { return m_env; }
   const std::filesystem::path& dir() const { return m_dir; }
-  // The kube-proxy stand-in's identity: system:kube-proxy, bound by the default roles.
-  KubeConfig kube_proxy_config() const;
   // The tests' own identity, in system:masters.
   KubeConfig admin_config() const;
 
