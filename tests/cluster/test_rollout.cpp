@@ -88,6 +88,13 @@ void report(const std::string& what, const Rollout& rollout) {
   for (std::size_t i = 0; i < rollout.load.failures.size() && i < 5; ++i) {
     failures += "\n  " + rollout.load.failures[i];
   }
+  // A lost task's id counts the load's requests, 10 ms apart: when it was sent.
+  int shown = 0;
+  for (const auto& id : rollout.load.accepted) {
+    if (rollout.kept.count(id) == 0 && shown++ < 5) {
+      failures += "\n  lost: " + id;
+    }
+  }
   MESSAGE(what << ": " << rollout.load.sent << " requests, " << rollout.load.failed << " failed, " << lost(rollout)
                << " tasks lost; the rollout took " << rollout.ms << " ms, the longest termination "
                << rollout.longest_termination_ms << " ms" << failures);
