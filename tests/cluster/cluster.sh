@@ -229,6 +229,10 @@ EOF
     --leader-elect=false
   wait_healthy kube-controller-manager "https://$address:10257/healthz" --cacert "$pki/ca.crt"
   wait_healthy kube-scheduler "https://$address:10259/readyz" --cacert "$pki/ca.crt"
+  # The controller manager makes each namespace's default ServiceAccount a moment after it
+  # starts; until then a pod that names none is refused.
+  KUBECONFIG=$dir/admin.kubeconfig "$bin/kubectl" wait --for=create serviceaccount/default -n default \
+    --timeout=60s >/dev/null || die "no default ServiceAccount after 60 s (log: $dir/logs/kube-controller-manager.log)"
 
   cat >"$dir/env" <<EOF
 KUBECONFIG=$dir/admin.kubeconfig
