@@ -8,15 +8,12 @@
 #include "agent_release.hpp"
 #include "sim/service_proxy.hpp"
 #include "sim/sim_cluster.hpp"
+#include "support/appended_file.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
-#include <array>
-#include <poll.h>
-#include <sstream>
-#include <sys/inotify.h>
-#include <unistd.h>
+#include <algorithm>
 
 using namespace std::chrono_literals;
 using lameduck::Deadline;
@@ -76,32 +73,29 @@ void write_managed_slice(const lameduck::test::RealCluster& cluster, const Agent
   REQUIRE(written.exit_code == 0);
 }
 
-// Until the audit log shows the pod's service account watching EndpointSlices: read again each
-// time the API server appends to it (inotify), never more than the deadline allows.
+// Until the audit log shows the pod's service account watching EndpointSlices, woken by each
+// append to it.
 bool wait_for_watch(const lameduck::test::RealCluster& cluster, const AgentRelease& release, const PodRef& pod) {
-  const auto deadline = lameduck::Deadline::after(30s);
-  const int notify = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  REQUIRE(notify >= 0);
-  REQUIRE(::inotify_add_watch(notify, cluster.env().audit_log.c_str(), IN_MODIFY) >= 0);
-  bool seen = false;
-  while (!seen) {
-    // Read after the watch is in place, so that no append falls between the two.
-    seen = lameduck::test::audited_requests_of_pod(cluster, release.service_account(), release.namespace_name(),
-                                                   pod.name)
-               .count("watch endpointslices") != 0;
-    if (seen || deadline.expired()) {
-      break;
-    }
-    pollfd ready{notify, POLLIN, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.when() - lameduck::Clock::now());
-    if (::poll(&ready, 1, static_cast<int>(std::max<long long>(left.count(), 0))) > 0) {
-      std::array<char, 4096> events;
-      while (::read(notify, events.data(), events.size()) > 0) {
-      }
-    }
-  }
-  ::close(notify);
-  return seen;
+  const std::string user = "system:serviceaccount:" + release.namespace_name() + ":" + release.service_account();
+  return lameduck::test::wait_for_appended_line(
+             cluster.env().audit_log,
+             [&](const std::string& line) {
+               if (line.find("\"watch\"") == std::string::npos || line.find(pod.name) == std::string::npos) {
+                 return false;
+               }
+               const auto record = nlohmann::json::parse(line, nullptr, false);
+               if (!record.is_object() || !record.contains("user")) {
+                 return false;
+               }
+               const auto extra = record["user"].value("extra", nlohmann::json::object());
+               const auto names = extra.value("authentication.kubernetes.io/pod-name", nlohmann::json::array());
+               return record.value("verb", "") == "watch" &&
+                      record["user"].value("username", "") == user &&
+                      record.value("objectRef", nlohmann::json::object()).value("resource", "") == "endpointslices" &&
+                      std::find(names.begin(), names.end(), pod.name) != names.end();
+             },
+             Deadline::after(30s))
+      .has_value();
 }
 
 // The chart's --min-delay, which the tests keep: kube-proxy applies a change 1 s after the one
