@@ -71,8 +71,11 @@ Rollout restart_under_load(AgentRelease& release, const std::string& prefix) {
   return rollout;
 }
 
-// The agent's preStop hook replaced (or, with a null `hook`, removed); postStart stays.
+// The agent's preStop hook replaced (or, with a null `hook`, removed); postStart stays. Returns
+// once the pods of the old template are gone from the API: one still terminating could take a
+// task of the next rollout's load that no followed log would show.
 void set_prestop(const lameduck::test::RealCluster& cluster, const AgentRelease& release, const nlohmann::json& hook) {
+  const auto before = release.live_pods();
   const std::string path = "/spec/template/spec/containers/0/lifecycle/preStop";
   const nlohmann::json patch = hook.is_null() ? nlohmann::json{{{"op", "remove"}, {"path", path}}}
                                               : nlohmann::json{{{"op", "replace"}, {"path", path}, {"value", hook}}};
@@ -81,6 +84,9 @@ void set_prestop(const lameduck::test::RealCluster& cluster, const AgentRelease&
   CAPTURE(patched.stderr_text);
   REQUIRE(patched.exit_code == 0);
   release.wait_rolled_out(5min);
+  for (const auto& pod : before) {
+    release.wait_gone(pod, 60s);
+  }
 }
 
 void report(const std::string& what, const Rollout& rollout) {
