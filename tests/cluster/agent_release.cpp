@@ -5,6 +5,7 @@
 #include "support/appended_file.hpp"
 #include "support/process.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -246,6 +247,11 @@ std::set<std::string> tasks_held(const PodRef& pod) {
   }
   const auto state = nlohmann::json::parse(answer->body, nullptr, false);
   return task_ids(state.is_object() ? state.value("tasks", nlohmann::json::object()) : nlohmann::json());
+}
+
+int lost_tasks(const std::set<std::string>& accepted, const std::set<std::string>& kept) {
+  return static_cast<int>(std::count_if(accepted.begin(), accepted.end(),
+                                        [&](const std::string& id) { return kept.count(id) == 0; }));
 }
 
 bool wait_until_holds_tasks(const PodRef& pod) {

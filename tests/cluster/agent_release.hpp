@@ -69,6 +69,8 @@ std::optional<nlohmann::json> first_event(const std::vector<nlohmann::json>& lin
 // "state.written" lines), or what a running one holds (GET /tasks on the pod's address).
 std::set<std::string> tasks_written(const Process& agent_log);
 std::set<std::string> tasks_held(const PodRef& pod);
+// The accepted task ids that none of `kept` holds.
+int lost_tasks(const std::set<std::string>& accepted, const std::set<std::string>& kept);
 // Until kube-proxy has routed some of the load to the pod: it holds a task.
 bool wait_until_holds_tasks(const PodRef& pod);
 

@@ -82,10 +82,7 @@ TEST_CASE("a liveness restart: out through readiness, drained by prestop, back w
     const auto held = lameduck::test::tasks_held(pod);
     kept.insert(held.begin(), held.end());
   }
-  int lost = 0;
-  for (const auto& id : result.accepted) {
-    lost += kept.count(id) == 0 ? 1 : 0;
-  }
+  const int lost = lameduck::test::lost_tasks(result.accepted, kept);
   first_run->wait_exit(Deadline::after(10s));
   MESSAGE("liveness restart under load: " << result.sent << " requests, " << result.failed << " failed, " << lost
           << " tasks lost; the first run wrote " << lameduck::test::tasks_written(*first_run).size() << " tasks");

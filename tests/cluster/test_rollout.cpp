@@ -29,13 +29,7 @@ struct Rollout {
   long long longest_termination_ms = 0; // an old pod, from its deletion until it left the API
 };
 
-int lost(const Rollout& rollout) {
-  int count = 0;
-  for (const auto& id : rollout.load.accepted) {
-    count += rollout.kept.count(id) == 0 ? 1 : 0;
-  }
-  return count;
-}
+int lost(const Rollout& rollout) { return lameduck::test::lost_tasks(rollout.load.accepted, rollout.kept); }
 
 // `kubectl rollout restart` under load; returns once every old pod is gone from the API.
 Rollout restart_under_load(AgentRelease& release, const std::string& prefix) {

@@ -150,10 +150,7 @@ TEST_CASE("deleting a pod under load through its ClusterIP: prestop runs in the 
     const auto held = lameduck::test::tasks_held(pod);
     kept.insert(held.begin(), held.end());
   }
-  int lost = 0;
-  for (const auto& id : result.accepted) {
-    lost += kept.count(id) == 0 ? 1 : 0;
-  }
+  const int lost = lameduck::test::lost_tasks(result.accepted, kept);
   MESSAGE("through the ClusterIP: " << result.sent << " requests, " << result.failed << " failed, " << lost
           << " tasks lost; kubectl delete -> the kubelet runs the hook " << ms_between(deleted_at, kubelet_log_time(hook_started))
           << " ms, hook " << ms_between(kubelet_log_time(hook_started), kubelet_log_time(hook_done)) << " ms");
