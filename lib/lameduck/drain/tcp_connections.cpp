@@ -3,7 +3,11 @@
 #include "lameduck/core/durable_file.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
+#include <array>
 #include <charconv>
+#include <cstring>
+#include <netinet/in.h>
 
 namespace lameduck {
 
@@ -33,7 +37,54 @@ bool parse_hex(std::string_view text, int& value) {
   return true;
 }
 
+// "0100007F" (IPv4) or four such words (IPv6): each word is a 32-bit value in network byte
+// order that the kernel printed as a number, so storing the number back in this machine's
+// byte order gives the address's bytes.
+std::string parse_hex_address(std::string_view text) {
+  constexpr std::size_t k_word_digits = 8;
+  if (text.size() != k_word_digits && text.size() != 4 * k_word_digits) {
+    return {};
+  }
+  std::array<std::uint8_t, 16> bytes{};
+  for (std::size_t word = 0; word * k_word_digits < text.size(); ++word) {
+    const std::string_view digits = text.substr(word * k_word_digits, k_word_digits);
+    std::uint32_t value = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 16);
+    if (error != std::errc{} || end != digits.data() + digits.size()) {
+      return {};
+    }
+    std::memcpy(bytes.data() + word * sizeof value, &value, sizeof value);
+  }
+  return ip_address_text(std::span<const std::uint8_t>(bytes.data(), text.size() / 2));
+}
+
+// "0100007F:1F2B" into its address and port; false when either does not parse.
+bool parse_endpoint(std::string_view text, std::string& address, int& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || !parse_hex(text.substr(colon + 1), port)) {
+    return false;
+  }
+  address = parse_hex_address(text.substr(0, colon));
+  return !address.empty();
+}
+
 } // namespace
+
+std::string ip_address_text(std::span<const std::uint8_t> address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.size() == sizeof(in_addr)) {
+    return ::inet_ntop(AF_INET, address.data(), text, sizeof text) != nullptr ? text : "";
+  }
+  if (address.size() != sizeof(in6_addr)) {
+    return {};
+  }
+  in6_addr ipv6{};
+  std::memcpy(&ipv6, address.data(), sizeof ipv6);
+  if (IN6_IS_ADDR_V4MAPPED(&ipv6)) {
+    return ip_address_text(address.subspan(12));
+  }
+  return ::inet_ntop(AF_INET6, &ipv6, text, sizeof text) != nullptr ? text : "";
+}
 
 std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view table) {
   std::vector<TcpSocketEntry> entries;
@@ -49,13 +100,12 @@ std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view table) {
     if (slot.empty() || slot.back() != ':' || remote.empty()) {
       continue; // the header, or a torn line
     }
-    const auto colon = local.rfind(':');
     TcpSocketEntry entry;
-    if (colon == std::string_view::npos || !parse_hex(local.substr(colon + 1), entry.local_port) ||
-        !parse_hex(state, entry.state)) {
+    if (!parse_endpoint(local, entry.local_address, entry.local_port) ||
+        !parse_endpoint(remote, entry.remote_address, entry.remote_port) || !parse_hex(state, entry.state)) {
       continue;
     }
-    entries.push_back(entry);
+    entries.push_back(std::move(entry));
   }
   return entries;
 }

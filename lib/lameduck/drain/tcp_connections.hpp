@@ -5,6 +5,9 @@
 
 #include "lameduck/core/expected.hpp"
 
+#include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -15,9 +18,20 @@ inline constexpr int k_tcp_established = 0x01; // include/net/tcp_states.h
 struct TcpSocketEntry {
   int local_port = 0;
   int state = 0;
+  std::string local_address;  // "127.0.0.1" or "::1"; an IPv4-mapped IPv6 address as IPv4
+  std::string remote_address;
+  int remote_port = 0;
 };
 
-// The entries of one table; the header line and lines that do not parse are skipped.
+// An address in network byte order as text: 4 bytes as IPv4, 16 as IPv6 except that an
+// IPv4-mapped address (::ffff:10.1.2.3, what a dual-stack socket shows for an IPv4 peer) is
+// written as IPv4, so that one peer has one name whichever socket it reached. Empty for any
+// other size.
+std::string ip_address_text(std::span<const std::uint8_t> address);
+
+// The entries of one table; the header line and lines that do not parse are skipped. The
+// kernel writes each address as 32-bit words in this machine's byte order ("0100007F" is
+// 127.0.0.1 on x86), so the table is only read on the machine that wrote it.
 std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view table);
 
 // ESTABLISHED connections whose local port is one of `ports`, in this network namespace.

@@ -24,6 +24,25 @@ TEST_CASE("parse_proc_net_tcp") {
     CHECK(entries[0].state == 0x0A);
     CHECK(entries[1].state == lameduck::k_tcp_established);
     CHECK(entries[2].local_port == 8080);
+    CHECK(entries[0].local_address == "127.0.0.1");
+    CHECK(entries[0].remote_address == "0.0.0.0");
+    CHECK(entries[0].remote_port == 0);
+    CHECK(entries[1].remote_address == "127.0.0.1");
+    CHECK(entries[1].remote_port == 50000);
+    CHECK(entries[2].local_address == "::1");
+    CHECK(entries[2].remote_address == "::1");
+    CHECK(entries[2].remote_port == 54000);
+  }
+  SUBCASE("addresses: the kernel's 32-bit words in this machine's byte order (x86 here)") {
+    const auto entries = parse_proc_net_tcp(
+        "   0: 000000FD000000000000000003000000:1F90 0000000000000000FFFF00000900000A:A012 01\n"
+        "   1: 0302010A:1F90 0708090A:A012 06\n");
+    REQUIRE(entries.size() == 2);
+    CHECK(entries[0].local_address == "fd00::3");
+    CHECK(entries[0].remote_address == "10.0.0.9"); // IPv4-mapped, written as IPv4
+    CHECK(entries[0].remote_port == 40978);
+    CHECK(entries[1].local_address == "10.1.2.3");
+    CHECK(entries[1].remote_address == "10.9.8.7");
   }
   SUBCASE("torn, empty and hostile lines are skipped") {
     CHECK(parse_proc_net_tcp("").empty());
@@ -32,6 +51,10 @@ TEST_CASE("parse_proc_net_tcp") {
     CHECK(parse_proc_net_tcp("   0: 0100007F:FFFFFFF 00000000:0000 0A\n").empty());
     CHECK(parse_proc_net_tcp(std::string(1000, ':')).empty());
     CHECK(parse_proc_net_tcp("\n\n   1: 0100007F:0050 0100007F:C350 01\n").size() == 1);
+    CHECK(parse_proc_net_tcp("   0: 0100007:0050 0100007F:C350 01\n").empty());
+    CHECK(parse_proc_net_tcp("   0: 0100007F:0050 0100007G:C350 01\n").empty());
+    CHECK(parse_proc_net_tcp("   0: 0100007F:0050 +100007F:C350 01\n").empty());
+    CHECK(parse_proc_net_tcp("   0: 0100007F:0050 0100007F:10000 01\n").empty());
   }
 }
 
