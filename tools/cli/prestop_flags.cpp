@@ -45,6 +45,19 @@ std::optional<int> parse_prestop_flags(int argc, const char* const* argv, Presto
                     "Wait after the endpoint is not ready, for kube-proxy and load balancers");
   add_duration(*app, "--fallback-delay", options.fallback_delay,
                     "Wait instead of the watch when the API cannot be used");
+  add_duration(*app, "--until-quiet", options.until_quiet,
+               "Then wait until the serving ports have had no new connection and no new byte for this long "
+               "(consumers that stop sending late); 0 skips the phase");
+  app->add_option("--quiet-port", options.quiet_ports,
+                  "A port whose traffic the quiet phase watches (repeatable, or comma-separated); default: the "
+                  "pod's containerPorts")
+      ->check(CLI::Range(1, 65535).description(""))
+      ->delimiter(',')
+      ->type_name("PORT");
+  auto* quiet_timeout = app->add_option_function<std::string>(
+      "--quiet-timeout", [&options](const std::string& text) { options.quiet_timeout = parse_duration(text).value(); },
+      "Longest wait for quiet [default: half of what is left when it starts]");
+  quiet_timeout->check(duration_validator())->type_name("DURATION");
   add_drain_flags(*app, options.drain, "The agent's drain endpoint; empty skips phase 3");
   app->add_option("--termination-id", options.termination_id, "Sent to the agent; default: POD_UID, else a random id")
       ->type_name("ID");

@@ -79,6 +79,13 @@ terminationGracePeriodSeconds (see lameduck.terminationGracePeriodSeconds).
 {{- end }}
 - {{ printf "--min-delay=%s" $p.minDelay | quote }}
 - {{ printf "--fallback-delay=%s" $p.fallbackDelay | quote }}
+- {{ printf "--until-quiet=%s" $p.untilQuiet | quote }}
+{{- range $p.quietPorts }}
+- {{ printf "--quiet-port=%d" (int .) | quote }}
+{{- end }}
+{{- with $p.quietTimeout }}
+- {{ printf "--quiet-timeout=%s" . | quote }}
+{{- end }}
 {{- with $p.drainUrl }}
 - {{ printf "--drain-url=%s" . | quote }}
 {{- end }}

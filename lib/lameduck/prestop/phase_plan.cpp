@@ -4,6 +4,10 @@
 
 namespace lameduck {
 
+Duration quiet_cap(Duration left, const PrestopOptions& options) {
+  return std::max(options.quiet_timeout.value_or(left / 2), Duration::zero());
+}
+
 PhasePlan plan_phases(Duration budget, const PrestopOptions& options) {
   PhasePlan plan;
   plan.budget = std::max(budget, Duration::zero());
@@ -15,6 +19,8 @@ PhasePlan plan_phases(Duration budget, const PrestopOptions& options) {
   plan.endpoints = std::min(options.endpoints_timeout.value_or((plan.budget - plan.deregister) / 2), left);
   left -= plan.endpoints;
   left -= std::min(options.min_delay, left);
+  plan.quiet = options.until_quiet > Duration::zero() ? std::min(quiet_cap(left, options), left) : Duration::zero();
+  left -= plan.quiet;
   plan.drain = options.drain.drain_url.empty() ? Duration::zero() : left;
   return plan;
 }
@@ -52,9 +58,24 @@ std::string describe_plan(const PhasePlan& plan, const PrestopOptions& options, 
       scope += (i > 0 ? ", " : "") + options.services[i];
     }
   }
-  out += "  2 endpoints  up to " + format_duration(plan.endpoints) + ": watch " + scope +
-         " until this pod is not ready, then " + format_duration(options.min_delay) +
-         " for consumers; without the API, " + format_duration(options.fallback_delay) + " instead\n";
+  const bool quiet = options.until_quiet > Duration::zero();
+  out += "  2 endpoints  up to " + format_duration(plan.endpoints) + ": watch " + scope + " until this pod is not ready" +
+         (quiet ? "" : ", then " + format_duration(options.min_delay) + " for consumers") + "; without the API, " +
+         format_duration(options.fallback_delay) + " instead\n";
+
+  if (quiet) {
+    std::string ports = "the pod's containerPorts";
+    if (!options.quiet_ports.empty()) {
+      ports = "port";
+      ports += options.quiet_ports.size() > 1 ? "s " : " ";
+      for (std::size_t i = 0; i < options.quiet_ports.size(); ++i) {
+        ports += (i > 0 ? ", " : "") + std::to_string(options.quiet_ports[i]);
+      }
+    }
+    out += "  2b quiet     " + format_duration(options.min_delay) + " (--min-delay), then up to " +
+           format_duration(plan.quiet) + " more: until " + ports + " had no new connection and no new byte for " +
+           format_duration(options.until_quiet) + "\n";
+  }
 
   out += "  3 drain      ";
   out += options.drain.drain_url.empty() ? "skipped (no --drain-url)\n"

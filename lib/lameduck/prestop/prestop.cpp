@@ -2,6 +2,7 @@
 
 #include "lameduck/core/exit_code.hpp"
 #include "lameduck/drain/drain_flags.hpp"
+#include "lameduck/drain/quiet_wait.hpp"
 #include "lameduck/drain/termination_id.hpp"
 #include "lameduck/kube/endpoint_waiter.hpp"
 #include "lameduck/kube/kube_event.hpp"
@@ -127,6 +128,9 @@ public:
       report.phases.push_back(deregister_phase(end.within(plan.deregister)));
     }
     report.phases.push_back(endpoints_phase(end.within(plan.endpoints), end));
+    if (quiet_measured()) {
+      report.phases.push_back(quiet_phase(end));
+    }
     report.phases.push_back(drain_phase(Deadline::at(end.when() - report_reserve()), *id));
     report.took = Clock::now() - m_started.steady;
 
@@ -150,8 +154,9 @@ private:
     std::optional<WallClock::time_point> deletion;
     if (m_kube && !m_pod.name.empty() && !m_pod.namespace_name.empty()) {
       const Deadline by = Deadline::at(m_started.steady + std::min<Duration>(k_pod_read_budget, m_options.grace_period / 4));
-      if (const auto pod = read_pod_deletion(*m_kube, m_pod.namespace_name, m_pod.name, by)) {
+      if (const auto pod = read_own_pod(*m_kube, m_pod.namespace_name, m_pod.name, by)) {
         deletion = pod->deletion_timestamp;
+        m_serving_ports = pod->serving_ports;
       } else {
         m_logger.warn("deadline.pod_unread", "cannot read the pod's deletionTimestamp; the grace period alone sets "
                                              "the deadline",
@@ -227,8 +232,13 @@ private:
                  {"watchMs", to_ms(result.elapsed)},
                  {"requests", m_kube->requests() - before}};
       if (result.verdict == EndpointVerdict::not_ready) {
-        // kube-proxy, ingress controllers and load balancers apply the change after this.
-        sleep_within(m_options.min_delay, deadline);
+        // kube-proxy, ingress controllers and load balancers apply the change after this: wait
+        // --min-delay for them, or let the quiet phase measure them with it as its floor.
+        if (quiet_measured()) {
+          m_quiet_floor = Clock::now() + m_options.min_delay;
+        } else {
+          sleep_within(m_options.min_delay, deadline);
+        }
         m_logger.info("phase.done", result.reason, {{"phase", "endpoints"}, {"ms", to_ms(Clock::now() - phase.started())}});
         return phase.end(PhaseOutcome::done, result.reason, details);
       }
@@ -244,6 +254,74 @@ private:
     }
     details["fallbackMs"] = to_ms(m_options.fallback_delay);
     return phase.end(PhaseOutcome::gave_up, "fell back to --fallback-delay: " + why_fallback, details);
+  }
+
+  // --until-quiet is on; without ports to watch the phase still appears, to say why it did not run.
+  bool quiet_measured() const { return m_options.until_quiet > Duration::zero(); }
+
+  std::vector<int> quiet_ports() const { return m_options.quiet_ports.empty() ? m_serving_ports : m_options.quiet_ports; }
+
+  PhaseResult quiet_phase(const Deadline& deadline) {
+    Phase phase("quiet");
+    const auto ports = quiet_ports();
+    if (ports.empty()) {
+      sleep_within(until(m_quiet_floor), deadline);
+      return phase.end(PhaseOutcome::skipped, "no serving ports to watch: the pod declares no containerPorts and no "
+                                              "--quiet-port was given; waited --min-delay alone");
+    }
+    // Its own cap, so that the drain keeps its share whatever the consumers do; never shorter
+    // than the floor, which the phase replaces.
+    const Duration left = Deadline::at(deadline.when() - report_reserve()).remaining();
+    const Duration floor_left = until(m_quiet_floor);
+    const Deadline cap = deadline.within(std::max(quiet_cap(left - floor_left, m_options) + floor_left, floor_left));
+    const QuietOptions options{.quiet = m_options.until_quiet, .ports = ports, .local_addresses = m_pod.ips};
+    const QuietResult result = wait_until_quiet(options, m_quiet_floor, cap, m_logger);
+
+    LogFields details{{"verdict", quiet_verdict_name(result.verdict)},
+                      {"quietMs", to_ms(m_options.until_quiet)},
+                      {"ports", ports},
+                      {"source", result.source},
+                      {"newConnections", result.new_connections},
+                      {"openConnections", result.open_connections}};
+    // What was measured, so that a user sees which consumer was late: when the last new
+    // connection and the last byte came (from the hook's start), and from which peer.
+    std::string sightings;
+    const auto describe = [&](const std::string& what, const std::string& field,
+                              const std::optional<TrafficSighting>& sighting) {
+      if (!sighting) {
+        sightings += "; no " + what + " since the phase began";
+        return;
+      }
+      const auto at = to_ms(sighting->at - m_started.steady);
+      details[field + "Ms"] = at;
+      details[field + "From"] = sighting->peer;
+      sightings += "; last " + what + " at +" + std::to_string(at) + " ms from " + sighting->peer;
+    };
+    describe("new connection", "lastConnection", result.last_connection);
+    describe("byte", "lastByte", result.last_bytes);
+
+    const LogFields log_fields{{"phase", "quiet"}, {"ms", to_ms(Clock::now() - phase.started())}, {"details", details}};
+    switch (result.verdict) {
+    case QuietVerdict::quiet:
+      m_logger.info("phase.done", result.reason + sightings, log_fields);
+      return phase.end(PhaseOutcome::done, result.reason + sightings, details);
+    case QuietVerdict::busy: {
+      const std::string reason = "consumers still sending at the phase's cap; the drain keeps its share" + sightings;
+      m_logger.warn("phase.gave_up", reason, log_fields);
+      return phase.end(PhaseOutcome::gave_up, reason, details);
+    }
+    case QuietVerdict::unreadable:
+      break;
+    }
+    // Nothing measured: the guess it replaces, --min-delay.
+    sleep_within(until(m_quiet_floor), cap);
+    const std::string reason = result.reason + "; waited --min-delay alone";
+    m_logger.warn("phase.gave_up", reason, log_fields);
+    return phase.end(PhaseOutcome::gave_up, reason, details);
+  }
+
+  static Duration until(Clock::time_point when) {
+    return std::chrono::duration_cast<Duration>(std::max(when - Clock::now(), Clock::duration::zero()));
   }
 
   PhaseResult drain_phase(const Deadline& deadline, const std::string& termination_id) {
@@ -305,6 +383,8 @@ private:
   std::string m_notify_url;
   std::unique_ptr<KubeClient> m_kube;
   std::string m_no_api_reason;
+  std::vector<int> m_serving_ports;        // from the pod's spec, when the API could be read
+  Clock::time_point m_quiet_floor{};       // the quiet phase ends no earlier than this
 };
 
 } // namespace

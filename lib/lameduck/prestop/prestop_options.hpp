@@ -28,6 +28,9 @@ struct PrestopOptions {
   std::optional<Duration> endpoints_timeout; // default: half the budget (after deregistration)
   Duration min_delay = 2s;
   Duration fallback_delay = 10s;
+  Duration until_quiet = 1s;              // 0: no quiet phase
+  std::vector<int> quiet_ports;           // default: the pod's spec.containers[].ports
+  std::optional<Duration> quiet_timeout;  // default: half of what is left when the phase starts
   DrainFlags drain;
   std::string termination_id;
   std::string termination_log = "/dev/termination-log";

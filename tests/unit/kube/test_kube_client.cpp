@@ -154,25 +154,36 @@ TEST_CASE("KubeClient") {
   }
 }
 
-TEST_CASE("read_pod_deletion") {
+TEST_CASE("read_own_pod") {
   FakeApiServer api;
   KubeClient client = client_for(api);
-  api.put("pods", lameduck::test::pod_object());
-  const auto before = lameduck::read_pod_deletion(client, "payments", lameduck::test::k_pod_name, Deadline::after(5s));
+  auto pod = lameduck::test::pod_object();
+  // Two containers' TCP ports, each once; UDP and the init containers' (sidecars') left out.
+  pod["spec"]["containers"] = {
+      {{"name", "agent"}, {"ports", {{{"containerPort", 8080}}, {{"containerPort", 9090}, {"protocol", "TCP"}},
+                                     {{"containerPort", 5353}, {"protocol", "UDP"}}}}},
+      {{"name", "proxy"}, {"ports", {{{"containerPort", 8080}}, {{"containerPort", 443}}, {{"containerPort", "x"}}}}}};
+  pod["spec"]["initContainers"] = {{{"name", "readyz"}, {"ports", {{{"containerPort", 7979}}}}}};
+  api.put("pods", pod);
+  const auto before = lameduck::read_own_pod(client, "payments", lameduck::test::k_pod_name, Deadline::after(5s));
   REQUIRE(before);
   CHECK_FALSE(before->deletion_timestamp);
+  CHECK(before->serving_ports == std::vector<int>{443, 8080, 9090});
 
   const auto deleted_at = lameduck::WallClock::now();
   api.delete_pod("payments", lameduck::test::k_pod_name, 5, 1h);
-  const auto after = lameduck::read_pod_deletion(client, "payments", lameduck::test::k_pod_name, Deadline::after(5s));
+  const auto after = lameduck::read_own_pod(client, "payments", lameduck::test::k_pod_name, Deadline::after(5s));
   REQUIRE(after);
   REQUIRE(after->deletion_timestamp);
   CHECK(after->deletion_grace_period_seconds == 5);
   // Whole seconds, so up to a second earlier than deleted_at + 5 s.
   CHECK(*after->deletion_timestamp > deleted_at + 3s);
   CHECK(*after->deletion_timestamp <= deleted_at + 5s);
-  CHECK(lameduck::read_pod_deletion(client, "payments", "gone", Deadline::after(5s)).error().kind ==
+  CHECK(lameduck::read_own_pod(client, "payments", "gone", Deadline::after(5s)).error().kind ==
         KubeErrorKind::not_found);
+
+  api.put("pods", lameduck::test::pod_object()); // no ports declared
+  CHECK(lameduck::read_own_pod(client, "payments", lameduck::test::k_pod_name, Deadline::after(5s))->serving_ports.empty());
 }
 
 TEST_CASE("KubeClient verifies the API's certificate") {

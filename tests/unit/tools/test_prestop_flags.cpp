@@ -25,6 +25,19 @@ TEST_CASE("parse_prestop_flags") {
     CHECK(options.margin == 3s);
     CHECK(options.drain.poll_interval == 100ms);
     CHECK(options.state_dir == "/tmp/lameduck");
+    CHECK(options.until_quiet == 1s);
+    CHECK(options.quiet_ports.empty());
+    CHECK_FALSE(options.quiet_timeout);
+  }
+  SUBCASE("the quiet phase's flags") {
+    const auto parsed = parse_flags(parse_prestop_flags, "prestop",
+                                    {"--until-quiet", "2s", "--quiet-port", "8080", "--quiet-port", "9090,9091",
+                                     "--quiet-timeout", "1m"},
+                                    options);
+    CHECK_FALSE(parsed.exit_code);
+    CHECK(options.until_quiet == 2s);
+    CHECK(options.quiet_ports == std::vector<int>{8080, 9090, 9091});
+    CHECK(options.quiet_timeout == 60s);
   }
   SUBCASE("every bad value exits 2, naming its flag") {
     for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
@@ -32,7 +45,8 @@ TEST_CASE("parse_prestop_flags") {
              {"--connections-port", "0"}, {"--if-missing", "maybe"}, {"--kube-api", "ftp://x"},
              {"--etcd-endpoint", "ftp://x"}, {"--deregister-method", "FOO"}, {"--deregister-url", "nope"},
              {"--notify-url", "nope"}, {"--deregister-timeout", "x"}, {"--status-url", "nope"},
-             {"--poll-interval", "-5ms"}, {"--min-delay", "later"}, {"--fallback-delay", "x"}}) {
+             {"--poll-interval", "-5ms"}, {"--min-delay", "later"}, {"--fallback-delay", "x"},
+             {"--until-quiet", "-1s"}, {"--quiet-port", "70000"}, {"--quiet-port", "http"}, {"--quiet-timeout", "x"}}) {
       CAPTURE(flag);
       PrestopOptions fresh;
       const auto parsed = parse_flags(parse_prestop_flags, "prestop", {flag, value}, fresh);
