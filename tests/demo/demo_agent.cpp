@@ -223,6 +223,13 @@ int main(int argc, char* argv[]) {
   agent.load();
   httplib::Server server;
   server.set_tcp_nodelay(true); // the drain status must not wait for a delayed ACK
+  // After stop(), cpp-httplib still waits out each idle kept-alive connection (a load balancer's
+  // pooled ones) for its keep-alive timeout: 1 s, not 5, keeps the exit after SIGTERM prompt,
+  // as an agent whose server closes idle connections on shutdown exits.
+  server.set_keep_alive_timeout(1);
+  // And a kept-alive connection carries any number of requests (cpp-httplib closes it after 5
+  // by default), as a load balancer's connections to its targets do.
+  server.set_keep_alive_max_count(100000);
   agent.route(server);
   // The tasks checkpoint the moment a drain is accepted.
   server.set_post_routing_handler([&agent](const auto& request, auto&) {

@@ -27,13 +27,14 @@ std::vector<Backend> backends_of(const nlohmann::json& slice, int& port) {
 } // namespace
 
 ServiceProxy::ServiceProxy(test::FakeApiServer& api, std::string namespace_name, std::string service,
-                           Duration propagation_delay)
+                           Duration propagation_delay, BackendConnections connections)
     : ServiceProxy(KubeConfig{parse_url(api.url()).value(), api.token_file(), api.ca_file()},
-                   std::move(namespace_name), std::move(service), propagation_delay) {}
+                   std::move(namespace_name), std::move(service), propagation_delay, connections) {}
 
 ServiceProxy::ServiceProxy(const KubeConfig& api, std::string namespace_name, std::string service,
-                           Duration propagation_delay)
-    : m_namespace(std::move(namespace_name)), m_service(std::move(service)), m_delay(propagation_delay) {
+                           Duration propagation_delay, BackendConnections connections)
+    : m_namespace(std::move(namespace_name)), m_service(std::move(service)), m_delay(propagation_delay),
+      m_connections(connections) {
   m_client = std::make_unique<KubeClient>(api, m_logger);
   m_server.new_task_queue = [] { return new httplib::ThreadPool(32); };
   m_server.set_tcp_nodelay(true);
@@ -164,19 +165,67 @@ void ServiceProxy::route(const httplib::Request& request, httplib::Response& res
     return;
   }
   const Backend& target = candidates[m_next++ % candidates.size()];
-  HttpClientOptions options;
-  options.keep_alive = false;
-  HttpClient client(parse_url("http://" + target.ip + ":" + std::to_string(port)).value(), options);
+  {
+    const std::lock_guard lock(m_mutex);
+    auto& forwarded = m_forwarded[target.ip];
+    forwarded.last = Clock::now();
+    ++forwarded.count;
+  }
+  m_changed.notify_all();
+  auto client = take_client(target.ip, port);
   HttpRequest forwarded{.method = "POST", .target = request.path, .headers = {}, .body = request.body,
                         .content_type = "application/json"};
-  const auto answer = client.send(forwarded, Deadline::after(2s));
+  const auto answer = client->send(forwarded, Deadline::after(2s));
   if (!answer) {
     response.status = 502;
     response.set_content(target.ip + ": " + answer.error().message + "\n", "text/plain");
-    return;
+    return; // a broken connection is not pooled again
   }
+  return_client(target.ip, std::move(client));
   response.status = answer->status;
   response.set_content(target.ip + " " + answer->body, "application/json");
+}
+
+std::unique_ptr<HttpClient> ServiceProxy::take_client(const std::string& ip, int port) {
+  if (m_connections == BackendConnections::kept_alive) {
+    const std::lock_guard lock(m_mutex);
+    auto& idle = m_idle[ip];
+    if (!idle.empty()) {
+      auto client = std::move(idle.back());
+      idle.pop_back();
+      return client;
+    }
+  }
+  HttpClientOptions options;
+  options.keep_alive = m_connections == BackendConnections::kept_alive;
+  return std::make_unique<HttpClient>(parse_url("http://" + ip + ":" + std::to_string(port)).value(), options);
+}
+
+void ServiceProxy::return_client(const std::string& ip, std::unique_ptr<HttpClient> client) {
+  if (m_connections == BackendConnections::kept_alive) {
+    const std::lock_guard lock(m_mutex);
+    m_idle[ip].push_back(std::move(client));
+  }
+}
+
+std::optional<Clock::time_point> ServiceProxy::last_forwarded(const std::string& ip) const {
+  const std::lock_guard lock(m_mutex);
+  const auto found = m_forwarded.find(ip);
+  return found == m_forwarded.end() ? std::nullopt : std::optional{found->second.last};
+}
+
+bool ServiceProxy::wait_forwarded(const std::string& ip, int count, const Deadline& deadline) const {
+  std::unique_lock lock(m_mutex);
+  return m_changed.wait_until(lock, deadline.when(), [&] {
+    const auto found = m_forwarded.find(ip);
+    return found != m_forwarded.end() && found->second.count >= count;
+  });
+}
+
+int ServiceProxy::forwarded(const std::string& ip) const {
+  const std::lock_guard lock(m_mutex);
+  const auto found = m_forwarded.find(ip);
+  return found == m_forwarded.end() ? 0 : found->second.count;
 }
 
 LoadGenerator::LoadGenerator(std::string proxy_url, Duration interval, std::string prefix)

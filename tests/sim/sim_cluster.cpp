@@ -111,7 +111,9 @@ void SimPod::terminate(bool delete_pod, int grace) {
 
   Duration until_kill = std::chrono::seconds{grace};
   std::unique_ptr<test::Process> hook;
-  if (options.with_prestop) {
+  if (!options.hook_command.empty()) {
+    hook = std::make_unique<test::Process>(options.hook_command);
+  } else if (options.with_prestop) {
     auto& api = m_cluster.api();
     // A container's /tmp starts empty, so each incarnation of it has its own state directory.
     const std::string state_dir = options.state_dir + "/" + m_name + "-prestop-" + std::to_string(++incarnation);
@@ -133,6 +135,8 @@ void SimPod::terminate(bool delete_pod, int grace) {
                                                    {"POD_UID", m_uid}, {"POD_IPS", m_ip}},
                                    .working_directory = {},
                                    .stdin_text = {}});
+  }
+  if (hook) {
     m_cluster.note(m_name, "preStop hook started");
     // The kubelet waits for the hook or the grace period, whichever comes first.
     const auto code = hook->wait_exit(Deadline::at(started + std::chrono::seconds{grace}));
@@ -212,9 +216,13 @@ SimPod& SimCluster::add_pod(const std::string& name) {
     const std::lock_guard lock(m_mutex);
     pod.reset(new SimPod(*this, name, "uid-" + name, "127.0.0." + std::to_string(m_next_ip++)));
   }
+  nlohmann::json agent{{"name", "agent"}, {"image", "lameduck-demo-agent:dev"}};
+  if (m_options.declare_ports) {
+    agent["ports"] = {{{"name", "http"}, {"containerPort", m_agent_port}, {"protocol", "TCP"}}};
+  }
   m_api.put("pods", {{"metadata", {{"name", name}, {"namespace", m_options.namespace_name}, {"uid", pod->m_uid},
                                    {"labels", {{"app", m_options.service}}}}},
-                     {"spec", {{"terminationGracePeriodSeconds", m_options.grace_seconds}}},
+                     {"spec", {{"terminationGracePeriodSeconds", m_options.grace_seconds}, {"containers", {agent}}}},
                      {"status", {{"phase", "Running"}, {"podIP", pod->m_ip}, {"podIPs", {{{"ip", pod->m_ip}}}}}}});
   pod->start();
   SimPod& started = *pod;

@@ -37,6 +37,11 @@ struct ClusterOptions {
   // The preStop exec command, after the binary: empty for a pod without a hook.
   bool with_prestop = true;
   std::vector<std::string> prestop_flags = {"--min-delay", "500ms"};
+  // Another preStop exec command instead of prestop (argv, e.g. {"/bin/sleep", "30"}).
+  std::vector<std::string> hook_command;
+  // The agent container declares its port (spec.containers[].ports), where prestop's quiet
+  // phase looks for traffic by default.
+  bool declare_ports = true;
   std::string state_dir; // where pods keep their files
 };
 
