@@ -184,6 +184,6 @@ TEST_CASE("deregistering over HTTP and telling a control plane") {
   CHECK(notices[1].first == "uid-1");
   CHECK(notices[0] == notices[1]);
   CHECK(notices[1].second.at("terminationId") == "uid-1");
-  CHECK(notices[1].second.at("phases").size() == 4);
+  CHECK(notices[1].second.at("phases").size() == 5); // readiness, deregister, endpoints, quiet, drain
   CHECK(run.stderr_text.find("notify.done") != std::string::npos);
 }
