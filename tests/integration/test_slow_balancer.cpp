@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <future>
 #include <map>
 
@@ -131,4 +132,23 @@ TEST_CASE("low traffic: the quiet phase ends --until-quiet after the last reques
   // Nothing came, or one request within the balancer's 300 ms: Q after the phase began or after it.
   CHECK(quiet.value("ms", 0LL) >= to_ms(k_quiet) - 10);
   CHECK(quiet.value("ms", 0LL) <= to_ms(k_quiet + 300ms + 200ms));
+}
+
+TEST_CASE("sock_diag refused (a seccomp profile): the quiet phase reads /proc/net/tcp and says so") {
+  const lameduck::test::TempDir dir;
+  BalancerScenario scenario{.hook = StopHook::lameduck, .balancer_delay = 300ms, .quiet = k_quiet,
+                            .deny_netlink = true, .state_dir = dir.file("no-netlink")};
+  const auto outcome = lameduck::sim::run_balancer_scenario(scenario);
+  INFO(describe(scenario, outcome));
+  const auto quiet = summary_phase(outcome.summary, "quiet");
+  CHECK(quiet.value("outcome", "") == "done");
+  CHECK(quiet.value("source", "") == "proc");
+  const auto fallback = std::find_if(outcome.prestop_log.begin(), outcome.prestop_log.end(), [](const std::string& line) {
+    return line.find("\"quiet.fallback\"") != std::string::npos && line.find("Permission denied") != std::string::npos;
+  });
+  CHECK(fallback != outcome.prestop_log.end());
+  // New connections only, so the floor is what guards the kept-alive ones; a balancer 300 ms
+  // late is within it.
+  CHECK(quiet.value("ms", 0LL) >= to_ms(scenario.min_delay) - 10);
+  CHECK(outcome.failed == 0);
 }

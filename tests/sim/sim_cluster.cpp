@@ -130,6 +130,7 @@ void SimPod::terminate(bool delete_pod, int grace) {
                                   "--termination-log", options.state_dir + "/" + m_name + "-termination-log",
                                   "--container-stdout", ""};
     argv.insert(argv.end(), options.prestop_flags.begin(), options.prestop_flags.end());
+    argv.insert(argv.begin(), options.hook_wrapper.begin(), options.hook_wrapper.end());
     hook = std::make_unique<test::Process>(
         argv, test::ProcessOptions{.environment = {{"POD_NAME", m_name}, {"POD_NAMESPACE", options.namespace_name},
                                                    {"POD_UID", m_uid}, {"POD_IPS", m_ip}},

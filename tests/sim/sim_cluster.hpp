@@ -39,6 +39,9 @@ struct ClusterOptions {
   std::vector<std::string> prestop_flags = {"--min-delay", "500ms"};
   // Another preStop exec command instead of prestop (argv, e.g. {"/bin/sleep", "30"}).
   std::vector<std::string> hook_command;
+  // Put before prestop's argv, as a container runtime's sandbox would wrap it
+  // (e.g. {tool_path("deny-netlink")}).
+  std::vector<std::string> hook_wrapper;
   // The agent container declares its port (spec.containers[].ports), where prestop's quiet
   // phase looks for traffic by default.
   bool declare_ports = true;

@@ -3,6 +3,7 @@
 #include "lameduck/core/rfc3339.hpp"
 #include "sim/service_proxy.hpp"
 #include "sim/sim_cluster.hpp"
+#include "support/process.hpp"
 
 #include <stdexcept>
 
@@ -89,6 +90,9 @@ BalancerOutcome run_balancer_scenario(const BalancerScenario& scenario) {
   options.grace_seconds = scenario.grace_seconds;
   options.task_time = 200ms;
   options.prestop_flags = hook_flags(scenario);
+  if (scenario.deny_netlink) {
+    options.hook_wrapper = {test::tool_path("deny-netlink")};
+  }
   if (scenario.hook == StopHook::sleep_30) {
     options.hook_command = {"/bin/sleep", "30"};
   }

@@ -33,6 +33,7 @@ struct BalancerScenario {
   int grace_seconds = 60;
   Duration load_interval{std::chrono::milliseconds{50}};
   int warm_requests = 5; // sent to the pod through the balancer before it is deleted
+  bool deny_netlink = false; // prestop runs where socket(AF_NETLINK) is refused
   std::string state_dir;
 };
 
