@@ -105,6 +105,14 @@ std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view table) {
         !parse_endpoint(remote, entry.remote_address, entry.remote_port) || !parse_hex(state, entry.state)) {
       continue;
     }
+    // tx_queue:rx_queue, tr:tm->when, retrnsmt, uid, timeout, then the inode.
+    for (int skipped = 0; skipped < 5 && !line.empty(); ++skipped) {
+      next_field(line);
+    }
+    const std::string_view inode = next_field(line);
+    if (std::from_chars(inode.data(), inode.data() + inode.size(), entry.inode).ec != std::errc{}) {
+      entry.inode = 0;
+    }
     entries.push_back(std::move(entry));
   }
   return entries;

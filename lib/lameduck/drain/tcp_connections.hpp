@@ -21,6 +21,7 @@ struct TcpSocketEntry {
   std::string local_address;  // "127.0.0.1" or "::1"; an IPv4-mapped IPv6 address as IPv4
   std::string remote_address;
   int remote_port = 0;
+  std::uint64_t inode = 0; // the socket's inode, which /proc/PID/fd links name; 0 when the line has none
 };
 
 // An address in network byte order as text: 4 bytes as IPv4, 16 as IPv6 except that an

@@ -146,6 +146,43 @@ Expected<DeliveryGuard> DeliveryGuard::acquire(const std::filesystem::path& stat
   }
 }
 
+Expected<std::optional<nlohmann::json>> DeliveryGuard::wait_for_result(const std::filesystem::path& state_dir,
+                                                                       const std::string& termination_id,
+                                                                       const Deadline& deadline) {
+  std::error_code error;
+  // The agent's container may not have created it yet: the two hooks start side by side.
+  std::filesystem::create_directories(state_dir, error);
+  if (error) {
+    return unexpected("cannot create the state directory " + state_dir.string() + ": " + error.message());
+  }
+  const auto result_path = state_dir / (file_safe(termination_id) + ".result.json");
+  const int watch_fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (watch_fd < 0) {
+    return unexpected("inotify_init1 failed: " + errno_text());
+  }
+  struct WatchCloser {
+    int fd;
+    ~WatchCloser() { ::close(fd); }
+  } watch_closer{watch_fd};
+  // The result is renamed into place: IN_MOVED_TO. Watching before the first look misses none.
+  if (::inotify_add_watch(watch_fd, state_dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+    return unexpected("cannot watch " + state_dir.string() + ": " + errno_text());
+  }
+  while (true) {
+    if (auto result = read_result(result_path)) {
+      return std::optional<nlohmann::json>(std::move(result));
+    }
+    pollfd entry{watch_fd, POLLIN, 0};
+    const auto left_ms = std::chrono::ceil<std::chrono::milliseconds>(deadline.remaining()).count();
+    if (left_ms <= 0 || ::poll(&entry, 1, static_cast<int>(left_ms)) == 0) {
+      return std::optional<nlohmann::json>{};
+    }
+    char events[4096];
+    while (::read(watch_fd, events, sizeof events) > 0) {
+    }
+  }
+}
+
 Expected<Done> DeliveryGuard::record(const nlohmann::json& result) {
   if (m_role != Role::first) {
     return unexpected(std::string("only the first delivery records a result"));

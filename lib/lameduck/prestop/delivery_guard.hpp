@@ -31,6 +31,13 @@ public:
   static Expected<DeliveryGuard> acquire(const std::filesystem::path& state_dir, const std::string& termination_id,
                                          const Deadline& deadline);
 
+  // For a sidecar that must stop after the agent: the result a first delivery recorded for
+  // this termination (atomically, so its presence is the durable "finished" marker), as soon
+  // as it is there; nothing when the deadline comes first.
+  static Expected<std::optional<nlohmann::json>> wait_for_result(const std::filesystem::path& state_dir,
+                                                                 const std::string& termination_id,
+                                                                 const Deadline& deadline);
+
   DeliveryGuard(DeliveryGuard&& other) noexcept;
   DeliveryGuard& operator=(DeliveryGuard&& other) noexcept;
   DeliveryGuard(const DeliveryGuard&) = delete;

@@ -1,5 +1,7 @@
 #include "lameduck/prestop/phase_plan.hpp"
 
+#include "lameduck/prestop/drain_steps.hpp"
+
 #include <algorithm>
 
 namespace lameduck {
@@ -21,7 +23,7 @@ PhasePlan plan_phases(Duration budget, const PrestopOptions& options) {
   left -= std::min(options.min_delay, left);
   plan.quiet = options.until_quiet > Duration::zero() ? std::min(quiet_cap(left, options), left) : Duration::zero();
   left -= plan.quiet;
-  plan.drain = options.drain.drain_url.empty() ? Duration::zero() : left;
+  plan.drain = drain_steps_of(options).empty() ? Duration::zero() : left;
   return plan;
 }
 
@@ -78,9 +80,32 @@ std::string describe_plan(const PhasePlan& plan, const PrestopOptions& options, 
   }
 
   out += "  3 drain      ";
-  out += options.drain.drain_url.empty() ? "skipped (no --drain-url)\n"
-                                         : "at least " + format_duration(plan.drain) + ": POST " + options.drain.drain_url +
-                                         ", then wait until the agent reports flushed\n";
+  const auto steps = drain_steps_of(options);
+  if (steps.empty()) {
+    out += "skipped (no --drain-url or --drain-step)\n";
+  } else if (steps.size() == 1 && steps.front().kind == DrainStepKind::url && !steps.front().timeout) {
+    out += "at least " + format_duration(plan.drain) + ": POST " + steps.front().url +
+           ", then wait until the agent reports flushed\n";
+  } else {
+    out += "at least " + format_duration(plan.drain) + ", in " + std::to_string(steps.size()) +
+           " steps, each with its timeout or a share of what is left:\n";
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const auto& step = steps[i];
+      out += "    " + std::to_string(i + 1) + ". " + (step.timeout ? "up to " + format_duration(*step.timeout) + ": " : "");
+      switch (step.kind) {
+      case DrainStepKind::url:
+        out += "POST " + step.url + ", then wait until it reports flushed\n";
+        break;
+      case DrainStepKind::signal:
+        out += "SIG" + step.signal_name + " to " + drain_step_target(step) +
+               ", then wait until it has exited or closed its listeners and connections\n";
+        break;
+      case DrainStepKind::exec:
+        out += "run " + drain_step_target(step) + " until it exits 0\n";
+        break;
+      }
+    }
+  }
 
   out += "  4 report     summary to stderr, /proc/1/fd/1";
   out += options.termination_log.empty() ? "" : " and " + options.termination_log;

@@ -8,6 +8,7 @@
 #include "lameduck/kube/kube_event.hpp"
 #include "lameduck/kube/kube_pod.hpp"
 #include "lameduck/prestop/delivery_guard.hpp"
+#include "lameduck/prestop/drain_steps.hpp"
 #include "lameduck/prestop/phase_plan.hpp"
 #include "lameduck/prestop/termination_report.hpp"
 #include "lameduck/readiness/readiness_client.hpp"
@@ -70,7 +71,7 @@ public:
       : m_options(options), m_logger(logger), m_started(started),
         m_pod(resolve_pod_identity(options.pod, environment)),
         m_deregistration(expand_references_in(options.deregistration, environment)),
-        m_notify_url(expand_references(options.notify_url, environment)) {
+        m_notify_url(expand_references(options.notify_url, environment)), m_steps(drain_steps_of(options)) {
     auto config = resolve_kube_config({options.kube_api, options.kube_token_file, options.kube_ca_file}, environment);
     if (config) {
       m_kube = std::make_unique<KubeClient>(*config, logger);
@@ -80,11 +81,19 @@ public:
   }
 
   int run() {
-    if (!m_options.drain.drain_url.empty()) {
-      if (const auto drain = drain_client_options(m_options.drain, {}); !drain) {
+    bool first_url = true;
+    for (const auto& step : m_steps) {
+      if (step.kind != DrainStepKind::url) {
+        continue;
+      }
+      if (const auto drain = url_step_client(step, first_url, m_options.drain, {}); !drain) {
         m_logger.error("config.invalid", drain.error().message);
         return exit_code::k_usage;
       }
+      first_url = false;
+    }
+    if (m_options.hold_until_drained && !m_options.plan) {
+      return hold();
     }
     if (m_options.plan) {
       const TerminationDeadline deadline = fix_deadline();
@@ -149,6 +158,35 @@ public:
   }
 
 private:
+  // A sidecar's own preStop: it returns (and the kubelet stops the sidecar) only once the
+  // agent's prestop has recorded its result in the shared state directory, or at its own
+  // deadline. The grace period alone sets that deadline: the sidecar asks no API.
+  int hold() {
+    const TerminationDeadline deadline = termination_deadline(m_started, m_options.grace_period, m_options.margin, {});
+    const auto id = resolve_termination_id(m_options.termination_id, m_pod.uid, m_options.state_dir);
+    if (!id) {
+      m_logger.error("hold.failed", "no termination id: " + id.error().message);
+      return exit_code::k_gave_up;
+    }
+    m_logger.info("hold.started", "waiting until the agent's prestop has finished",
+                  {{"termination_id", *id}, {"budget_ms", to_ms(deadline.budget)}, {"state_dir", m_options.state_dir}});
+    const auto result = DeliveryGuard::wait_for_result(m_options.state_dir, *id,
+                                                       Deadline::at(deadline.deadline.when() - k_exit_reserve));
+    const auto waited = to_ms(Clock::now() - m_started.steady);
+    if (!result) {
+      m_logger.error("hold.failed", result.error().message, {{"state_dir", m_options.state_dir}});
+      return exit_code::k_gave_up;
+    }
+    if (!*result) {
+      m_logger.warn("hold.gave_up", "the agent's prestop had not finished at the deadline; stopping anyway",
+                    {{"ms", waited}});
+      return exit_code::k_gave_up;
+    }
+    m_logger.info("hold.done", "the agent's prestop has finished; this container may stop",
+                  {{"ms", waited}, {"agent_outcome", (*result)->value("outcome", "")}});
+    return exit_code::k_ok;
+  }
+
   // start + grace - margin, or earlier when the pod's deletionTimestamp says so.
   TerminationDeadline fix_deadline() {
     std::optional<WallClock::time_point> deletion;
@@ -326,26 +364,17 @@ private:
 
   PhaseResult drain_phase(const Deadline& deadline, const std::string& termination_id) {
     Phase phase("drain");
-    if (m_options.drain.drain_url.empty()) {
-      return phase.end(PhaseOutcome::skipped, "no --drain-url");
+    if (m_steps.empty()) {
+      return phase.end(PhaseOutcome::skipped, "no --drain-url or --drain-step");
     }
-    const auto client = drain_client_options(m_options.drain, termination_id);
-    if (!client) {
-      return phase.end(PhaseOutcome::gave_up, client.error().message);
+    const DrainPhaseOutcome result = run_drain_steps(m_steps, m_options.drain, termination_id, deadline, m_logger);
+    const LogFields log_fields{{"phase", "drain"}, {"ms", to_ms(Clock::now() - phase.started())}};
+    if (result.outcome == PhaseOutcome::gave_up) {
+      m_logger.warn("phase.gave_up", result.reason, log_fields);
+    } else if (result.outcome == PhaseOutcome::done) {
+      m_logger.info("phase.done", result.reason, log_fields);
     }
-    const DrainResult result = drain_and_wait(*client, deadline, m_logger);
-    const LogFields details{{"drain", drain_outcome_name(result.outcome)}};
-    switch (result.outcome) {
-    case DrainOutcome::flushed:
-      m_logger.info("phase.done", result.reason, {{"phase", "drain"}, {"ms", to_ms(result.elapsed)}});
-      return phase.end(PhaseOutcome::done, result.reason, details);
-    case DrainOutcome::missing:
-      return phase.end(PhaseOutcome::skipped, result.reason, details);
-    case DrainOutcome::gave_up:
-      break;
-    }
-    m_logger.warn("phase.gave_up", result.reason, {{"phase", "drain"}});
-    return phase.end(PhaseOutcome::gave_up, result.reason, details);
+    return phase.end(result.outcome, result.reason, result.details);
   }
 
   void post_event(const TerminationReport& report, const Deadline& deadline) {
@@ -381,6 +410,7 @@ private:
   PodIdentity m_pod;
   DeregistrationOptions m_deregistration;
   std::string m_notify_url;
+  std::vector<DrainStep> m_steps;          // the drain phase, in order
   std::unique_ptr<KubeClient> m_kube;
   std::string m_no_api_reason;
   std::vector<int> m_serving_ports;        // from the pod's spec, when the API could be read

@@ -4,6 +4,7 @@
 
 #include "lameduck/core/duration.hpp"
 #include "lameduck/drain/drain_flags.hpp"
+#include "lameduck/drain/drain_step.hpp"
 #include "lameduck/drain/termination_id.hpp"
 #include "lameduck/kube/pod_identity.hpp"
 #include "lameduck/readiness/readiness_client.hpp"
@@ -31,7 +32,8 @@ struct PrestopOptions {
   Duration until_quiet = 1s;              // 0: no quiet phase
   std::vector<int> quiet_ports;           // default: the pod's spec.containers[].ports
   std::optional<Duration> quiet_timeout;  // default: half of what is left when the phase starts
-  DrainFlags drain;
+  DrainFlags drain;                    // drain.drain_url: the first --drain-url, the agent's
+  std::vector<DrainStep> drain_steps;  // --drain-url and --drain-step in order; empty: drain.drain_url alone
   std::string termination_id;
   std::string termination_log = "/dev/termination-log";
   std::string container_stdout = "/proc/1/fd/1"; // where `kubectl logs` looks; empty: nowhere
@@ -39,6 +41,7 @@ struct PrestopOptions {
   std::string notify_url;
   std::string state_dir = k_default_state_dir;
   bool plan = false;
+  bool hold_until_drained = false;     // a sidecar's own preStop: wait for the agent's prestop, nothing else
   PodIdentityFlags pod;
   std::string kube_api;
   std::string kube_token_file;
