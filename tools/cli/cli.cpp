@@ -121,8 +121,11 @@ CLI::Option* add_urls(CLI::App& app, const std::string& name, std::vector<std::s
   return app.add_option(name, target, help)->check(url_validator())->delimiter(',')->type_name("URL");
 }
 
-CLI::Option* add_drain_flags(CLI::App& app, DrainFlags& flags, const std::string& drain_url_help) {
-  auto* drain_url = add_url(app, "--drain-url", flags.drain_url, drain_url_help);
+CLI::Option* add_drain_flags(CLI::App& app, DrainFlags& flags, const std::string& drain_url_help,
+                             std::vector<std::string>* repeated_urls) {
+  auto* drain_url = repeated_urls != nullptr
+                        ? app.add_option("--drain-url", *repeated_urls, drain_url_help)->check(url_validator())->type_name("URL")
+                        : add_url(app, "--drain-url", flags.drain_url, drain_url_help);
   add_url(app, "--status-url", flags.status_url, "The agent's drain status (GET); default: the drain URL");
   add_duration(app, "--poll-interval", flags.poll_interval, "How often to ask an agent that ignores the waitMs long-poll");
   app.add_option("--connections-port", flags.connections_ports,

@@ -45,7 +45,10 @@ CLI::Option* add_urls(CLI::App& app, const std::string& name, std::vector<std::s
 // The drain flags drain-wait and prestop share: --drain-url (described by `drain_url_help`;
 // returned, for the tool to make it required), --status-url, --poll-interval,
 // --connections-port (repeatable, 1-65535) and --if-missing ok|fail.
-CLI::Option* add_drain_flags(CLI::App& app, DrainFlags& flags, const std::string& drain_url_help);
+// With `repeated_urls`, --drain-url may be given more than once and its values go there (the
+// caller takes the first as flags.drain_url).
+CLI::Option* add_drain_flags(CLI::App& app, DrainFlags& flags, const std::string& drain_url_help,
+                             std::vector<std::string>* repeated_urls = nullptr);
 
 void add_logging_options(CLI::App& app, LoggingOptions& options);
 

@@ -58,7 +58,26 @@ std::optional<int> parse_prestop_flags(int argc, const char* const* argv, Presto
       "--quiet-timeout", [&options](const std::string& text) { options.quiet_timeout = parse_duration(text).value(); },
       "Longest wait for quiet [default: half of what is left when it starts]");
   quiet_timeout->check(duration_validator())->type_name("DURATION");
-  add_drain_flags(*app, options.drain, "The agent's drain endpoint; empty skips phase 3");
+  std::vector<std::string> drain_urls;
+  std::vector<std::string> step_texts;
+  auto* drain_url = add_drain_flags(*app, options.drain,
+                                    "A drain endpoint: the agent's, then sidecars' that speak the protocol "
+                                    "(repeatable; a drain step each, in order with --drain-step)",
+                                    &drain_urls);
+  auto* drain_step = app->add_option("--drain-step", step_texts,
+                                     "A drain step, in order with --drain-url (repeatable): url:URL, "
+                                     "signal:NAME:SIGNAL, signal:pidfile=PATH:SIGNAL or exec:PATH[,ARG]...; "
+                                     "@DURATION at the end gives it its own timeout")
+                          ->check(CLI::Validator(
+                              [](const std::string& text) -> std::string {
+                                const auto step = parse_drain_step(text);
+                                return step ? std::string{} : step.error().message;
+                              },
+                              "", "step"))
+                          ->type_name("STEP");
+  app->add_flag("--hold-until-drained", options.hold_until_drained,
+                "A sidecar's own preStop: wait until the agent's prestop has finished (its result in the shared "
+                "--state-dir, same termination id), within the grace period, and do nothing else");
   app->add_option("--termination-id", options.termination_id, "Sent to the agent; default: POD_UID, else a random id")
       ->type_name("ID");
   app->add_option("--termination-log", options.termination_log, "Where the summary goes for kubectl describe")
@@ -86,7 +105,40 @@ std::optional<int> parse_prestop_flags(int argc, const char* const* argv, Presto
       ->type_name("PATH");
 
   bind_environment(*app);
-  return parse(*app, argc, argv, out, err);
+  if (const auto exit = parse(*app, argc, argv, out, err)) {
+    return exit;
+  }
+  // The steps in the order they were written, whichever flag wrote them; values from the
+  // environment, which the parse order does not show, come after those of the command line.
+  std::size_t next_url = 0;
+  std::size_t next_step = 0;
+  const auto add_url_step = [&](const std::string& url) {
+    if (!url.empty()) {
+      DrainStep step;
+      step.url = url; // as given: an @ in a --drain-url is the URL's own
+      options.drain_steps.push_back(std::move(step));
+    }
+  };
+  for (const CLI::Option* option : app->parse_order()) {
+    if (option == drain_url && next_url < drain_urls.size()) {
+      add_url_step(drain_urls[next_url++]);
+    } else if (option == drain_step && next_step < step_texts.size()) {
+      options.drain_steps.push_back(parse_drain_step(step_texts[next_step++]).value());
+    }
+  }
+  for (; next_url < drain_urls.size(); ++next_url) {
+    add_url_step(drain_urls[next_url]);
+  }
+  for (; next_step < step_texts.size(); ++next_step) {
+    options.drain_steps.push_back(parse_drain_step(step_texts[next_step]).value());
+  }
+  for (const auto& step : options.drain_steps) {
+    if (step.kind == DrainStepKind::url) {
+      options.drain.drain_url = step.url;
+      break;
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace lameduck::cli

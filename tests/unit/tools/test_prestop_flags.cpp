@@ -29,6 +29,27 @@ TEST_CASE("parse_prestop_flags") {
     CHECK(options.quiet_ports.empty());
     CHECK_FALSE(options.quiet_timeout);
   }
+  SUBCASE("drain steps: --drain-url and --drain-step in the order written, the first URL the agent's") {
+    const auto parsed = parse_flags(parse_prestop_flags, "prestop",
+                                    {"--drain-step", "signal:nginx:QUIT@10s", "--drain-url", "http://127.0.0.1:8080/drain",
+                                     "--drain-step", "exec:/bin/flush,--now", "--drain-url",
+                                     "http://127.0.0.1:9000/drain", "--hold-until-drained"},
+                                    options);
+    CHECK_FALSE(parsed.exit_code);
+    REQUIRE(options.drain_steps.size() == 4);
+    CHECK(options.drain_steps[0].process_name == "nginx");
+    CHECK(options.drain_steps[1].url == "http://127.0.0.1:8080/drain");
+    CHECK(options.drain_steps[2].argv == std::vector<std::string>{"/bin/flush", "--now"});
+    CHECK(options.drain_steps[3].url == "http://127.0.0.1:9000/drain");
+    CHECK(options.drain.drain_url == "http://127.0.0.1:8080/drain");
+    CHECK(options.hold_until_drained);
+  }
+  SUBCASE("a bad drain step exits 2 naming the flag") {
+    const auto parsed = parse_flags(parse_prestop_flags, "prestop", {"--drain-step", "signal:nginx:KILL"}, options);
+    CHECK(parsed.exit_code == 2);
+    CHECK(parsed.err.find("--drain-step") != std::string::npos);
+    CHECK(parsed.err.find("unknown signal \"KILL\"") != std::string::npos);
+  }
   SUBCASE("the quiet phase's flags") {
     const auto parsed = parse_flags(parse_prestop_flags, "prestop",
                                     {"--until-quiet", "2s", "--quiet-port", "8080", "--quiet-port", "9090,9091",
