@@ -146,9 +146,31 @@ export function checkPod(fail, pod) {
   const containers = [...(pod.initContainers ?? []), ...(pod.containers ?? [])];
   containers.forEach((container) => restricted(fail, pod, container));
   checkPaths(fail, pod, containers);
-  const hooked = (pod.containers ?? []).filter((c) => c.lifecycle?.preStop?.exec);
+  // A sidecar's `prestop --hold-until-drained` waits for the agent's prestop: not a second agent.
+  const holds = (c) => (c.lifecycle?.preStop?.exec?.command ?? []).includes("--hold-until-drained");
+  const hooked = (pod.containers ?? []).filter((c) => c.lifecycle?.preStop?.exec && !holds(c));
   if (hooked.length !== 1) fail(`${hooked.length} containers have a preStop exec hook, not 1`);
   const grace = pod.terminationGracePeriodSeconds ?? 30; // Kubernetes' default
+  for (const container of (pod.containers ?? []).filter(holds)) {
+    const command = container.lifecycle.preStop.exec.command;
+    const flag = flagValue(command, "--grace-period");
+    if (flag !== `${grace}s`) fail(`${container.name}'s hold has --grace-period ${flag}, not ${grace}s`);
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
+    if (env.POD_UID !== "metadata.uid") fail(`${container.name}'s hold has no POD_UID: it cannot find the agent's result`);
+    const agentStateDir = hooked[0] && (flagValue(hooked[0].lifecycle.preStop.exec.command, "--state-dir") ?? defaultPrestopStateDir);
+    const stateDir = flagValue(command, "--state-dir") ?? defaultPrestopStateDir;
+    if (hooked[0] && stateDir !== agentStateDir) fail(`${container.name}'s hold watches ${stateDir}, not the agent's ${agentStateDir}`);
+  }
+  // A signal step names a process of another container: only a shared process namespace shows it.
+  for (const container of hooked) {
+    const command = container.lifecycle.preStop.exec.command;
+    const steps = command.flatMap((arg, i) =>
+      arg.startsWith("--drain-step=") ? [arg.slice("--drain-step=".length)] : command[i - 1] === "--drain-step" ? [arg] : []);
+    const signals = steps.filter((step) => step.startsWith("signal:"));
+    if (signals.length > 0 && (pod.containers ?? []).length > 1 && pod.shareProcessNamespace !== true) {
+      fail(`a signal drain step (${signals[0]}) without shareProcessNamespace: true`);
+    }
+  }
   for (const container of hooked) {
     const command = container.lifecycle.preStop.exec.command;
     const flag = flagValue(command, "--grace-period");

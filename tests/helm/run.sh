@@ -57,6 +57,7 @@ expect_refusal() {
   fi
 }
 expect_refusal "a string for replicas" "at '/replicas': got string, want integer" --set replicas=two
+expect_refusal "a drain step of no known kind" "drainSteps/0" --set 'lameduck.prestop.drainSteps[0]=kill:nginx'
 expect_refusal "an unknown key" "additional properties 'replica' not allowed" --set replica=3
 expect_refusal "a duration that is not one" "at '/lameduck/prestop/minDelay'" --set lameduck.prestop.minDelay=soon
 expect_refusal "a negative grace period" "at '/lameduck/gracePeriodSeconds'" --set lameduck.gracePeriodSeconds=-5

@@ -89,6 +89,9 @@ terminationGracePeriodSeconds (see lameduck.terminationGracePeriodSeconds).
 {{- with $p.drainUrl }}
 - {{ printf "--drain-url=%s" . | quote }}
 {{- end }}
+{{- range $p.drainSteps }}
+- {{ printf "--drain-step=%s" . | quote }}
+{{- end }}
 {{- with $p.statusUrl }}
 - {{ printf "--status-url=%s" . | quote }}
 {{- end }}

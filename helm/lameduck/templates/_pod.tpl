@@ -25,3 +25,16 @@ so the hook always plans within the time the kubelet really gives it.
   emptyDir:
     sizeLimit: 16Mi
 {{- end -}}
+
+{{/*
+true when a drain step signals a process by name or pid file: that process is in another
+container, which the agent's prestop sees only in a shared process namespace.
+*/}}
+{{- define "lameduck.shareProcessNamespace" -}}
+{{- $v := required (include "lameduck.missing" .) .Values.lameduck -}}
+{{- $share := false -}}
+{{- range ($v.prestop.drainSteps | default list) -}}
+{{- if hasPrefix "signal:" . -}}{{- $share = true -}}{{- end -}}
+{{- end -}}
+{{- $share -}}
+{{- end -}}
