@@ -85,7 +85,8 @@ DeliveryGuard::~DeliveryGuard() {
 }
 
 Expected<DeliveryGuard> DeliveryGuard::acquire(const std::filesystem::path& state_dir,
-                                               const std::string& termination_id, const Deadline& deadline) {
+                                               const std::string& termination_id, const Deadline& deadline,
+                                               const std::function<void()>& on_waiting) {
   std::error_code error;
   std::filesystem::create_directories(state_dir, error);
   if (error) {
@@ -130,6 +131,9 @@ Expected<DeliveryGuard> DeliveryGuard::acquire(const std::filesystem::path& stat
     if (errno != EWOULDBLOCK) {
       ::close(lock_fd);
       return unexpected("cannot lock " + lock_path.string() + ": " + errno_text());
+    }
+    if (!waited && on_waiting) {
+      on_waiting();
     }
     waited = true;
     pollfd entry{watch_fd, POLLIN, 0};

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -27,9 +28,10 @@ public:
   };
 
   // Decides this delivery's role, waiting (bounded by the deadline) while another runs. When
-  // the running delivery dies without a result, this one takes over as the first.
+  // the running delivery dies without a result, this one takes over as the first. on_waiting
+  // is called once, when this delivery finds another holding the lock and starts to wait.
   static Expected<DeliveryGuard> acquire(const std::filesystem::path& state_dir, const std::string& termination_id,
-                                         const Deadline& deadline);
+                                         const Deadline& deadline, const std::function<void()>& on_waiting = {});
 
   // For a sidecar that must stop after the agent: the result a first delivery recorded for
   // this termination (atomically, so its presence is the durable "finished" marker), as soon

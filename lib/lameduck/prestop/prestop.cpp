@@ -115,7 +115,10 @@ public:
       m_logger.error("prestop.failed", "no termination id: " + id.error().message);
       return exit_code::k_gave_up;
     }
-    auto guard = DeliveryGuard::acquire(m_options.state_dir, *id, deadline.deadline);
+    auto guard = DeliveryGuard::acquire(m_options.state_dir, *id, deadline.deadline, [&] {
+      m_logger.info("prestop.waiting", "another delivery of this hook is running; waiting for its result",
+                    {{"termination_id", *id}});
+    });
     if (!guard) {
       m_logger.error("prestop.failed", guard.error().message, {{"state_dir", m_options.state_dir}});
       return exit_code::k_gave_up;

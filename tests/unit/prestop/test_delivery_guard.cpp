@@ -37,10 +37,13 @@ TEST_CASE("DeliveryGuard") {
   }
   SUBCASE("a concurrent delivery waits for the first one's result") {
     auto first = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(1s)).value();
+    std::promise<void> waiting;
     auto second = std::async(std::launch::async, [&] {
-      auto guard = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(10s)).value();
+      auto guard = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(10s), [&] { waiting.set_value(); }).value();
       return std::pair{std::move(guard), lameduck::Clock::now()};
     });
+    // Record only once the second delivery is waiting: recorded earlier, it would be a repeat.
+    REQUIRE(waiting.get_future().wait_for(10s) == std::future_status::ready);
     const auto recorded_at = lameduck::Clock::now();
     REQUIRE(first.record(result));
     const auto [waited, returned_at] = second.get();
@@ -50,10 +53,12 @@ TEST_CASE("DeliveryGuard") {
   }
   SUBCASE("when the first delivery dies without a result, the waiting one takes over") {
     auto first = std::make_unique<DeliveryGuard>(DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(1s)).value());
+    std::promise<void> waiting;
     auto second = std::async(std::launch::async, [&] {
-      auto guard = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(10s)).value();
+      auto guard = DeliveryGuard::acquire(state.path, "uid-1", Deadline::after(10s), [&] { waiting.set_value(); }).value();
       return std::pair{std::move(guard), lameduck::Clock::now()};
     });
+    REQUIRE(waiting.get_future().wait_for(10s) == std::future_status::ready);
     const auto died_at = lameduck::Clock::now();
     first.reset();
     const auto [taken_over, returned_at] = second.get();
