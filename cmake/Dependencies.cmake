@@ -65,3 +65,18 @@ if(LAMEDUCK_BUILD_TESTS)
   # 2.4.9: SUBCASEs inside a loop (each fault, each peer) run once per iteration from then on.
   find_package(doctest 2.4.9 REQUIRED)
 endif()
+
+# yaml-cpp for `lameduck lint`, which reads manifests; Debian ships its static library too, so
+# the tool stays a single static executable like the others.
+if(LAMEDUCK_STATIC)
+  find_library(LAMEDUCK_YAML_CPP_LIBRARY NAMES libyaml-cpp.a)
+else()
+  find_library(LAMEDUCK_YAML_CPP_LIBRARY NAMES yaml-cpp)
+endif()
+find_path(LAMEDUCK_YAML_CPP_INCLUDE_DIR yaml-cpp/yaml.h)
+if(NOT LAMEDUCK_YAML_CPP_LIBRARY OR NOT LAMEDUCK_YAML_CPP_INCLUDE_DIR)
+  message(FATAL_ERROR "yaml-cpp not found: run ./dev deps (Debian's libyaml-cpp-dev)")
+endif()
+add_library(lameduck_yaml_cpp INTERFACE)
+target_include_directories(lameduck_yaml_cpp SYSTEM INTERFACE ${LAMEDUCK_YAML_CPP_INCLUDE_DIR})
+target_link_libraries(lameduck_yaml_cpp INTERFACE ${LAMEDUCK_YAML_CPP_LIBRARY})

@@ -1,0 +1,14 @@
+// lameduck: the workstation and CI tool (contract §7): `lameduck lint`, also run by kubectl as
+// the plugin kubectl-lameduck (`kubectl lameduck lint`).
+
+#include "cli/lameduck_flags.hpp"
+#include "lameduck/lint/lint_command.hpp"
+
+int main(int argc, char* argv[]) {
+  using namespace lameduck;
+  lint::LintOptions options;
+  if (const auto exit_now = cli::parse_lameduck_flags(argc, argv, options)) {
+    return *exit_now;
+  }
+  return cli::run_guarded("lameduck", [&] { return lint::run_lint(options); });
+}
