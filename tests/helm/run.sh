@@ -3,12 +3,14 @@
 #   lint --strict; render with defaults and with every tests/helm/values/*.yaml; validate each
 #   rendered object (tests/helm/check.mjs); wrong values refused by the schema with a clear
 #   message; prestop's rendered command line accepted by the real prestop (--plan); and
-#   deploy/examples/ equal to a fresh render.
+#   deploy/examples/ equal to a fresh render; and every render linted clean by lameduck lint,
+#   whose SARIF validates against the SARIF 2.1.0 schema, also run as the kubectl plugin.
 #
-#   tests/helm/run.sh PATH_TO_PRESTOP
+#   tests/helm/run.sh PATH_TO_PRESTOP PATH_TO_LAMEDUCK
 set -euo pipefail
 
-prestop=${1:?usage: run.sh PATH_TO_PRESTOP}
+prestop=${1:?usage: run.sh PATH_TO_PRESTOP PATH_TO_LAMEDUCK}
+lameduck=$(realpath "${2:?usage: run.sh PATH_TO_PRESTOP PATH_TO_LAMEDUCK}")
 source "$(dirname "${BASH_SOURCE[0]}")/workspace.sh"
 
 failed=0
@@ -70,4 +72,34 @@ if ! diff -u "$root/deploy/examples/lameduck-agent.yaml" "$work/defaults.yaml" >
   head -n 20 "$work/examples.diff" >&2
 fi
 check "deploy/examples/ matches a fresh render"
+
+# lameduck lint: what the chart renders, with every value set, has nothing to report (not even
+# info), read from files and from standard input as `helm template ... | lameduck lint -` does.
+for file in "${rendered[@]}" "$root/deploy/examples/lameduck-agent.yaml"; do
+  if ! report=$("$lameduck" lint --fail-on info "$file" 2>&1) || [[ "$report" != "0 errors, 0 warnings, 0 info in "* ]]; then
+    fail "lameduck lint on $(basename "$file"): $report"
+  fi
+done
+report=$(render | "$lameduck" lint --fail-on info - 2>&1) || fail "helm template | lameduck lint -: $report"
+check "lameduck lint: ${#rendered[@]} renders and deploy/examples are clean"
+
+# Its SARIF, with findings of every rule, a silenced one and an input error, is valid SARIF 2.1.0.
+(cd "$root/tests/lint" && "$lameduck" lint --output sarif rules/*/*.yaml input/broken-document/input.yaml) \
+  >"$work/findings.sarif" && fail "lameduck lint exit 0 on the rules' bad manifests"
+node "$validators/sarif.mjs" "$work/findings.sarif" >/dev/null || fail "the SARIF log does not validate"
+results=$(node -e 'const l = JSON.parse(require("fs").readFileSync(process.argv[1])); const r = l.runs[0];
+  console.log(new Set(r.results.map(x => x.ruleId)).size, r.results.filter(x => x.suppressions).length,
+              r.invocations[0].toolExecutionNotifications.length)' "$work/findings.sarif")
+[ "$results" = "13 1 1" ] || fail "SARIF: rules with results, suppressed results, notifications: $results, not 13 1 1"
+check "lameduck lint --output sarif: valid SARIF 2.1.0 ($results: rules, suppressed, input errors)"
+
+# As the kubectl plugin kubectl-lameduck, found on PATH by the real kubectl.
+kubectl=$(command -v kubectl || echo "$root/.deps/kubectl/kubectl")
+mkdir -p "$work/plugins"
+ln -s "$lameduck" "$work/plugins/kubectl-lameduck"
+bad="$root/tests/lint/rules/rollout-to-zero/bad.yaml"
+direct=$("$lameduck" lint --color never "$bad" 2>&1; echo "exit $?")
+plugin=$(PATH="$work/plugins:$PATH" "$kubectl" lameduck lint --color never "$bad" 2>&1; echo "exit $?")
+[ "$plugin" = "$direct" ] || fail "kubectl lameduck lint printed: $plugin"
+check "kubectl lameduck lint: the plugin reports what lameduck lint does ($(tail -n 1 <<<"$plugin"))"
 exit "$failed"

