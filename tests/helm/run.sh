@@ -83,6 +83,17 @@ done
 report=$(render | "$lameduck" lint --fail-on info - 2>&1) || fail "helm template | lameduck lint -: $report"
 check "lameduck lint: ${#rendered[@]} renders and deploy/examples are clean"
 
+# README.md's "Lint your manifests" shows the report of its command: it must be what it prints.
+shown=$(node -e 'const s = require("fs").readFileSync(process.argv[1], "utf8");
+  const from = s.indexOf("prints, and exits 1:\n\n") + 22, to = s.indexOf("\nExit 0 means clean", from);
+  console.log(s.slice(from, to).trimEnd().split("\n").map(l => l.slice(4)).join("\n"))' "$root/README.md")
+status=0
+printed=$("$helm" template my-agent "$chart" --set lameduck.prestop.minDelay=1s | "$lameduck" lint --fail-on warning -) ||
+  status=$?
+[ "$status" = 1 ] && [ "$printed" = "$shown" ] || fail "README's lint report is not what lameduck lint prints (exit $status):
+$(diff <(echo "$shown") <(echo "$printed"))"
+check "README: the lint report shown is the one printed"
+
 # Its SARIF, with findings of every rule, a silenced one and an input error, is valid SARIF 2.1.0.
 (cd "$root/tests/lint" && "$lameduck" lint --output sarif rules/*/*.yaml input/broken-document/input.yaml) \
   >"$work/findings.sarif" && fail "lameduck lint exit 0 on the rules' bad manifests"

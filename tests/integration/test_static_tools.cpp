@@ -19,7 +19,8 @@ using lameduck::test::tool_path;
 
 namespace {
 
-const std::vector<std::string> k_tools{"prestop", "readyz-toggle", "drain-wait"};
+// lameduck (lint) runs on workstations and in CI, not in pods; static all the same.
+const std::vector<std::string> k_tools{"prestop", "readyz-toggle", "drain-wait", "lameduck"};
 
 // "static" for a 64-bit ELF executable with no PT_INTERP (it needs no dynamic loader),
 // "dynamic" for one with it, and why not otherwise: a file that is missing, short or not ELF
@@ -95,6 +96,13 @@ TEST_CASE("the tools run in an empty root and speak over loopback, by name too")
     CHECK(version.exit_code == 0);
     CHECK(version.stdout_text.find(tool) == 0);
   }
+
+  // yaml-cpp linked in statically too: a manifest read and linted with nothing else there.
+  std::ofstream(root.dir.file("pod.yaml")) << "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+                                               "spec: {terminationGracePeriodSeconds: 900, containers: [{name: c}]}\n";
+  const auto lint = run_process(root.command({"/lameduck", "lint", "--fail-on", "warning", "/pod.yaml"}));
+  CHECK(lint.exit_code == 1);
+  CHECK(lint.stdout_text.find("grace-beyond-autoscaler") != std::string::npos);
 
   ReadyzProcess server({}, "127.0.0.1:0", root.command({"/readyz-toggle"}));
   const auto port = std::to_string(server.port());

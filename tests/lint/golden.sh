@@ -58,7 +58,7 @@ if [ "$status" != 2 ] || [[ "$report" != *"huge.yaml:1:1: error: larger than 16 
   failed=1
 fi
 report=$("$lameduck" lint --color never - <"$big/huge.yaml" 2>&1); status=$?
-if [ "$status" != 2 ] || [[ "$report" != *"-:1:1: error: standard input is larger than 16 MiB"* ]]; then
+if [ "$status" != 2 ] || [[ "$report" != *"stdin:1:1: error: standard input is larger than 16 MiB"* ]]; then
   printf 'golden: FAILED: 50 MB on standard input: exit %s, %s\n' "$status" "$report" >&2
   failed=1
 fi

@@ -120,11 +120,11 @@ Manifests read_manifests(const std::vector<std::string>& sources, std::istream& 
         too_large = text.size() > limits.max_file_bytes;
       }
       if (too_large) {
-        manifests.errors.push_back({"-", {1, 1}, "standard input is larger than " +
+        manifests.errors.push_back({"stdin", {1, 1}, "standard input is larger than " +
                                                      std::to_string(limits.max_file_bytes / (1024 * 1024)) + " MiB"});
         continue;
       }
-      add_manifest_text(manifests, "-", text, limits.yaml);
+      add_manifest_text(manifests, "stdin", text, limits.yaml);
       continue;
     }
     const fs::path path(source);

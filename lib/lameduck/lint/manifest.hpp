@@ -48,7 +48,7 @@ struct ReadLimits {
   YamlLimits yaml;
 };
 
-// `sources` as given on the command line; `stdin_stream` stands for "-".
+// `sources` as given on the command line; `stdin_stream` stands for "-", reported as "stdin".
 Manifests read_manifests(const std::vector<std::string>& sources, std::istream& stdin_stream,
                          const ReadLimits& limits = {});
 

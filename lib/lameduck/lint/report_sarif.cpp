@@ -25,9 +25,6 @@ const char* sarif_level(Severity severity) {
 // A file path as the relative URI reference artifactLocation.uri needs: unreserved characters
 // and "/" as they are, the rest percent-encoded.
 std::string file_uri(const std::string& path) {
-  if (path == "-") {
-    return "stdin";
-  }
   static const char* k_hex = "0123456789ABCDEF";
   std::string uri;
   for (const unsigned char c : path) {

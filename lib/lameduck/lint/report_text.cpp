@@ -65,12 +65,12 @@ void write_text_report(std::ostream& out, const LintResult& result, bool colour)
       group = heading;
     }
     const std::string place = std::to_string(finding.at.line) + ":" + std::to_string(finding.at.column);
-    out << "  " << padded(place, 7) << palette.paint(severity_colour(finding.severity), padded(severity_name(finding.severity), 9))
+    out << "  " << padded(place, 8) << palette.paint(severity_colour(finding.severity), padded(severity_name(finding.severity), 9))
         << finding.rule << "  " << finding.path << '\n';
-    out << "         " << finding.message << '\n';
+    out << "          " << finding.message << '\n';
     if (const RuleInfo* rule = find_rule(finding.rule)) {
-      out << "         " << palette.paint("2", std::string("why: ") + rule->why) << '\n';
-      out << "         " << palette.paint("2", std::string("fix: ") + rule->fix) << '\n';
+      out << "          " << palette.paint("2", std::string("why: ") + rule->why) << '\n';
+      out << "          " << palette.paint("2", std::string("fix: ") + rule->fix) << '\n';
     }
   }
   if (!group.empty()) {
