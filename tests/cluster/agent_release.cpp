@@ -1,5 +1,6 @@
 #include "agent_release.hpp"
 
+#include "lameduck/core/backoff.hpp"
 #include "lameduck/core/text.hpp"
 #include "lameduck/http/http_client.hpp"
 #include "support/appended_file.hpp"
@@ -256,12 +257,12 @@ int lost_tasks(const std::set<std::string>& accepted, const std::set<std::string
 
 bool wait_until_holds_tasks(const PodRef& pod) {
   const auto deadline = Deadline::after(30s);
+  // The agent says nothing when it accepts a task: ask again, backing off, within the deadline.
+  Backoff backoff({50ms, 500ms});
   while (tasks_held(pod).empty()) {
-    if (deadline.expired()) {
+    if (!backoff.wait(deadline)) {
       return false;
     }
-    // The pace at which the tests' load adds tasks; there is no event to wait on.
-    std::this_thread::sleep_for(50ms);
   }
   return true;
 }

@@ -17,16 +17,28 @@ PodTrail::PodTrail(const KubeConfig& api, std::string namespace_name)
   m_watcher = std::thread([this] { run(); });
   std::unique_lock lock(m_mutex);
   if (!m_changed.wait_for(lock, 30s, [this] { return m_listed; })) {
-    lock.unlock();
     m_stopping = true;
+    lock.unlock();
+    m_changed.notify_all();
     m_watcher.join();
     throw std::runtime_error("cannot list the pods of " + m_path);
   }
 }
 
 PodTrail::~PodTrail() {
-  m_stopping = true;
+  {
+    const std::lock_guard lock(m_mutex);
+    m_stopping = true;
+  }
+  m_changed.notify_all();
   m_watcher.join();
+}
+
+bool PodTrail::pause_before_retry() {
+  // The API refused or broke off: try again after a moment, or at once when the trail is
+  // being destroyed (the wake-up is the stop, not the time).
+  std::unique_lock lock(m_mutex);
+  return !m_changed.wait_for(lock, std::chrono::milliseconds{100}, [this] { return m_stopping.load(); });
 }
 
 void PodTrail::run() {
@@ -39,7 +51,7 @@ void PodTrail::run() {
     if (from.empty()) {
       auto listed = m_client.list(m_path, "", k_watch_pods, Deadline::after(10s));
       if (!listed) {
-        std::this_thread::sleep_for(100ms); // a retry's pause, not a wait on an event
+        pause_before_retry();
         continue;
       }
       for (const auto& pod : listed->items) {
@@ -64,7 +76,7 @@ void PodTrail::run() {
       const std::lock_guard lock(m_mutex);
       m_resource_version.clear();
     } else if (!watched) {
-      std::this_thread::sleep_for(100ms); // a retry's pause, not a wait on an event
+      pause_before_retry();
     }
   }
 }

@@ -41,10 +41,13 @@ public:
 private:
   void run();
   void seen(const nlohmann::json& pod, bool deleted);
+  // Waits out a retry pause; false when the trail is stopping.
+  bool pause_before_retry();
 
   std::string m_path;
   Logger m_logger{"pod-trail", LogFormat::json, LogLevel::error, [](std::string_view) {}};
   KubeClient m_client;
+
   mutable std::mutex m_mutex;
   mutable std::condition_variable m_changed;
   std::map<std::string, nlohmann::json> m_last; // uid -> the pod as last seen

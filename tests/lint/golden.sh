@@ -63,5 +63,16 @@ if [ "$status" != 2 ] || [[ "$report" != *"stdin:1:1: error: standard input is l
   failed=1
 fi
 
+# A reader that hangs up early (`| head`) costs lameduck a failed write, never SIGPIPE's death.
+findings=$'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {terminationGracePeriodSeconds: 900, containers: [{name: c}]}\n---\n'
+for _ in $(seq 11); do findings+=$findings; done
+printf '%s' "$findings" >"$big/findings.yaml"
+"$lameduck" lint --color never "$big/findings.yaml" | head -c 1 >/dev/null
+status=${PIPESTATUS[0]}
+if [ "$status" -gt 128 ]; then
+  printf 'golden: FAILED: lameduck lint | head: killed by signal %s\n' "$((status - 128))" >&2
+  failed=1
+fi
+
 [ "$failed" = 0 ] && printf 'golden: %d rules, %d input cases\n' "$(ls -d "$here"/rules/*/ | wc -l)" "$(ls -d "$here"/input/*/ 2>/dev/null | wc -l)"
 exit "$failed"

@@ -6,6 +6,10 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -19,25 +23,45 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Runs `step` every `interval` on a thread of its own until destroyed, which ends it at once:
+// the traffic a test measures, paced by the clock as real clients are; nothing waits on it.
+class Paced {
+public:
+  Paced(lameduck::Duration interval, std::function<void()> step)
+      : m_thread([this, interval, step = std::move(step)] {
+          std::unique_lock lock(m_mutex);
+          while (!m_stop) {
+            lock.unlock();
+            step();
+            lock.lock();
+            m_changed.wait_for(lock, interval, [this] { return m_stop; });
+          }
+        }) {}
+  ~Paced() {
+    {
+      const std::lock_guard lock(m_mutex);
+      m_stop = true;
+    }
+    m_changed.notify_all();
+    m_thread.join();
+  }
+
+private:
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  bool m_stop = false;
+  std::thread m_thread;
+};
+
 // Sends a byte every `interval` on its connection until destroyed: a client that keeps using
 // its kept-alive connection.
 class SteadySender {
 public:
   SteadySender(const lameduck::test::TcpConnection& connection, lameduck::Duration interval)
-      : m_thread([&connection, interval, this] {
-          while (!m_stop) {
-            connection.send("x");
-            std::this_thread::sleep_for(interval);
-          }
-        }) {}
-  ~SteadySender() {
-    m_stop = true;
-    m_thread.join();
-  }
+      : m_paced(interval, [&connection] { connection.send("x"); }) {}
 
 private:
-  std::atomic<bool> m_stop{false};
-  std::thread m_thread;
+  Paced m_paced;
 };
 
 } // namespace
@@ -75,23 +99,18 @@ TEST_CASE("wait_until_quiet on real sockets") {
     CHECK(took < 500ms + 300ms);
   }
   SUBCASE("short connections the server closes are seen, in TIME_WAIT if need be") {
-    std::atomic<bool> stop{false};
-    std::thread clients([&] {
-      while (!stop) {
-        const lameduck::test::TcpConnection client("127.0.0.1", listener.port());
-        client.send("x");
-        // Read, then closed by the server first, as an HTTP server does after its answer (with
-        // the byte unread, close would reset the connection instead).
-        const int accepted = listener.accept(Deadline::after(5s));
-        char byte = 0;
-        CHECK(::recv(accepted, &byte, 1, 0) == 1);
-        ::close(accepted);
-        std::this_thread::sleep_for(100ms);
-      }
+    std::optional<Paced> clients(std::in_place, 100ms, [&] {
+      const lameduck::test::TcpConnection client("127.0.0.1", listener.port());
+      client.send("x");
+      // Read, then closed by the server first, as an HTTP server does after its answer (with
+      // the byte unread, close would reset the connection instead).
+      const int accepted = listener.accept(Deadline::after(5s));
+      char byte = 0;
+      CHECK(::recv(accepted, &byte, 1, 0) == 1);
+      ::close(accepted);
     });
     const auto result = wait_until_quiet(options, Clock::now(), Deadline::after(1500ms), logger);
-    stop = true;
-    clients.join();
+    clients.reset();
     CHECK(result.verdict == QuietVerdict::busy);
     CHECK(result.new_connections >= 5);
     REQUIRE(result.last_connection);
