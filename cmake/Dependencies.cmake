@@ -80,3 +80,18 @@ endif()
 add_library(lameduck_yaml_cpp INTERFACE)
 target_include_directories(lameduck_yaml_cpp SYSTEM INTERFACE ${LAMEDUCK_YAML_CPP_INCLUDE_DIR})
 target_link_libraries(lameduck_yaml_cpp INTERFACE ${LAMEDUCK_YAML_CPP_LIBRARY})
+
+# hiredis for the Redis checkpoint store (Debian's libhiredis-dev, whose static library keeps
+# an agent that links it a single static executable).
+if(LAMEDUCK_STATIC)
+  find_library(LAMEDUCK_HIREDIS_LIBRARY NAMES libhiredis.a)
+else()
+  find_library(LAMEDUCK_HIREDIS_LIBRARY NAMES hiredis)
+endif()
+find_path(LAMEDUCK_HIREDIS_INCLUDE_DIR hiredis/hiredis.h)
+if(NOT LAMEDUCK_HIREDIS_LIBRARY OR NOT LAMEDUCK_HIREDIS_INCLUDE_DIR)
+  message(FATAL_ERROR "hiredis not found: run ./dev deps (Debian's libhiredis-dev)")
+endif()
+add_library(lameduck_hiredis INTERFACE)
+target_include_directories(lameduck_hiredis SYSTEM INTERFACE ${LAMEDUCK_HIREDIS_INCLUDE_DIR})
+target_link_libraries(lameduck_hiredis INTERFACE ${LAMEDUCK_HIREDIS_LIBRARY})
