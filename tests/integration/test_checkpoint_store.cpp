@@ -135,6 +135,18 @@ void check_semantics(CheckpointStore& store) {
     CHECK(store.complete("t1", "agent-b", within()).value() == Completion::not_claimant);
     CHECK(store.complete("t1", "agent-c", within()).value() == Completion::completed);
   }
+  SUBCASE("a writer withdraws only its own checkpoints that nobody claimed") {
+    const CheckpointWriter drain_b{.worker = "agent-b", .termination_id = "uid-b"};
+    REQUIRE(store.save(drain_a, tasks({{"t1", 1}, {"t2", 2}}), within()).value() == 2);
+    REQUIRE(store.save(drain_b, tasks({{"t3", 3}}), within()).value() == 1);
+    REQUIRE(ids_of(store.claim("agent-c", 1, 10s, within()).value()) == std::vector<std::string>{"t1"});
+    CHECK(store.withdraw(drain_a, {"t1", "t2", "t3"}, within()).value() == 1); // t2 alone
+    const auto records = store.records(within()).value();
+    CHECK(records.count("t2") == 0);
+    CHECK(records.at("t1").status == "claimed");
+    CHECK(records.at("t3").status == "pending");
+    CHECK(store.save(drain_a, tasks({{"t2", 2}}), within()).value() == 1); // withdrawn, not done
+  }
   SUBCASE("four successors claiming at once never get the same task") {
     std::vector<TaskCheckpoint> many;
     for (int i = 0; i < 200; ++i) {

@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -56,7 +58,10 @@ public:
 
 private:
   static std::vector<std::string> argv(const std::string& state_file, std::vector<std::string> flags) {
-    std::vector<std::string> all{tool_path("demo-agent"), "--state-file", state_file, "--task-time", "30s"};
+    std::vector<std::string> all{tool_path("demo-agent"), "--state-file", state_file};
+    if (std::find(flags.begin(), flags.end(), "--task-time") == flags.end()) {
+      all.insert(all.end(), {"--task-time", "30s"}); // long enough to be in flight when drained
+    }
     all.insert(all.end(), flags.begin(), flags.end());
     return all;
   }

@@ -16,6 +16,8 @@
 //             get the same task; a claim whose lease ran out is pending again
 //   complete  claimed by the caller (or never checkpointed) -> done; every call is counted
 //             (`finished`), so work done twice would show
+//   withdraw  a writer's own pending checkpoints are removed: they were kept here while the
+//             store they belong in could not be reached, and have reached it since
 
 #include "lameduck/core/deadline.hpp"
 #include "lameduck/core/expected.hpp"
@@ -80,6 +82,10 @@ public:
                                       Duration lease, const Deadline& deadline) = 0;
   virtual Expected<Completion> complete(const std::string& task_id, const std::string& worker,
                                         const Deadline& deadline) = 0;
+  // Removes the tasks of `task_ids` that are still pending as `writer` wrote them; returns how
+  // many it removed.
+  virtual Expected<std::size_t> withdraw(const CheckpointWriter& writer, const std::vector<std::string>& task_ids,
+                                         const Deadline& deadline) = 0;
   // Every task the store knows, for operators and tests.
   virtual Expected<std::map<std::string, TaskRecord>> records(const Deadline& deadline) = 0;
 

@@ -224,6 +224,34 @@ Expected<Completion> FileCheckpointStore::complete(const std::string& task_id, c
   return completion;
 }
 
+Expected<std::size_t> FileCheckpointStore::withdraw(const CheckpointWriter& writer,
+                                                    const std::vector<std::string>& task_ids,
+                                                    const Deadline& deadline) {
+  std::size_t removed = 0;
+  auto updated = update(deadline, [&](nlohmann::json& data) {
+    const std::string by_writer = writer.text();
+    auto& tasks = data["tasks"];
+    for (const auto& id : task_ids) {
+      if (tasks.contains(id) && tasks[id].value("status", "") == "pending" &&
+          tasks[id].value("written_by", "") == by_writer) {
+        tasks.erase(id);
+        ++removed;
+      }
+    }
+    auto& wrote = data["writers"][by_writer];
+    if (wrote.is_array()) {
+      for (const auto& id : task_ids) {
+        wrote.erase(std::remove(wrote.begin(), wrote.end(), id), wrote.end());
+      }
+    }
+    return removed > 0;
+  });
+  if (!updated) {
+    return unexpected(updated.error());
+  }
+  return removed;
+}
+
 Expected<std::map<std::string, TaskRecord>> FileCheckpointStore::records(const Deadline& deadline) {
   std::map<std::string, TaskRecord> all;
   auto updated = update(deadline, [&](nlohmann::json& data) {

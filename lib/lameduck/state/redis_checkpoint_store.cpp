@@ -89,6 +89,25 @@ end
 return 'not_claimant'
 )lua";
 
+// ARGV: prefix, writer, then the ids. Returns how many were removed.
+constexpr const char* k_withdraw = R"lua(
+local p, writer = ARGV[1], ARGV[2]
+local removed = 0
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local key = p .. 'task:' .. id
+  local task = redis.call('HMGET', key, 'status', 'written_by')
+  if task[1] == 'pending' and task[2] == writer then
+    redis.call('DEL', key)
+    redis.call('ZREM', p .. 'pending', id)
+    redis.call('SREM', p .. 'tasks', id)
+    redis.call('SREM', p .. 'writers:' .. writer, id)
+    removed = removed + 1
+  end
+end
+return removed
+)lua";
+
 // ARGV: prefix. Returns, per task, its id and its hash's fields and values.
 constexpr const char* k_records = R"lua(
 local p = ARGV[1]
@@ -206,6 +225,24 @@ Expected<Completion> RedisCheckpointStore::complete(const std::string& task_id, 
     return Completion::not_claimant;
   }
   return unexpected(unexpected_reply("complete"));
+}
+
+Expected<std::size_t> RedisCheckpointStore::withdraw(const CheckpointWriter& writer,
+                                                     const std::vector<std::string>& task_ids,
+                                                     const Deadline& deadline) {
+  if (task_ids.empty()) {
+    return std::size_t{0};
+  }
+  std::vector<std::string> arguments{writer.text()};
+  arguments.insert(arguments.end(), task_ids.begin(), task_ids.end());
+  auto reply = run(k_withdraw, std::move(arguments), deadline);
+  if (!reply) {
+    return unexpected(reply.error());
+  }
+  if (!reply->is_number_integer()) {
+    return unexpected(unexpected_reply("withdraw"));
+  }
+  return reply->get<std::size_t>();
 }
 
 Expected<std::map<std::string, TaskRecord>> RedisCheckpointStore::records(const Deadline& deadline) {

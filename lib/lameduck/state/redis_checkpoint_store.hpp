@@ -35,6 +35,8 @@ public:
                               const Deadline& deadline) override;
   Expected<Completion> complete(const std::string& task_id, const std::string& worker,
                                 const Deadline& deadline) override;
+  Expected<std::size_t> withdraw(const CheckpointWriter& writer, const std::vector<std::string>& task_ids,
+                                 const Deadline& deadline) override;
   Expected<std::map<std::string, TaskRecord>> records(const Deadline& deadline) override;
   std::string describe() const override;
 
