@@ -3,13 +3,19 @@
 // load. With lameduck, a rolling update loses no request and no task; without a preStop hook,
 // the same rollout fails requests (which shows the scenario really races).
 
+#include "lameduck/core/backoff.hpp"
 #include "lameduck/core/durable_file.hpp"
+#include "lameduck/state/checkpoint_store.hpp"
 #include "sim/service_proxy.hpp"
 #include "sim/sim_cluster.hpp"
+#include "support/redis_process.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <functional>
+#include <map>
 #include <optional>
 
 using namespace std::chrono_literals;
@@ -28,6 +34,7 @@ constexpr auto k_propagation = 200ms;
 
 struct Rollout {
   LoadResult load;
+  std::multiset<std::string> finished; // each task.finished the agents logged, once per time
   std::set<std::string> kept; // every task id some agent completed or flushed
   std::vector<std::string> endings;
 };
@@ -50,12 +57,17 @@ std::set<std::string> tasks_of_live_pod(const SimPod& pod) {
   return answer ? tasks_in(nlohmann::json::parse(answer->body, nullptr, false)) : std::set<std::string>{};
 }
 
-Rollout roll(bool with_lameduck, const std::string& state_dir, int replicas) {
+// Called once the rollout is over, with the pods still there (the successors still working).
+using AfterRollout = std::function<void(Rollout&, const std::vector<SimPod*>& pods)>;
+
+Rollout roll(bool with_lameduck, const std::string& state_dir, int replicas, std::vector<std::string> agent_flags = {},
+             Duration task_time = 1s, const AfterRollout& after = {}) {
   ClusterOptions options;
+  options.agent_flags = std::move(agent_flags);
   options.with_prestop = with_lameduck;
   options.state_dir = state_dir;
   options.grace_seconds = 10;
-  options.task_time = 1s;
+  options.task_time = task_time;
   SimCluster cluster(options);
   std::vector<SimPod*> old;
   for (int i = 0; i < replicas; ++i) {
@@ -91,7 +103,24 @@ Rollout roll(bool with_lameduck, const std::string& state_dir, int replicas) {
     const auto ids = tasks_of_live_pod(*pod);
     rollout.kept.insert(ids.begin(), ids.end());
   }
+  if (after) {
+    after(rollout, cluster.pods());
+  }
   return rollout;
+}
+
+// The ledger: every time any agent, old or new, logged that it finished a task.
+std::multiset<std::string> finished_tasks(const std::vector<SimPod*>& pods) {
+  std::multiset<std::string> finished;
+  for (const SimPod* pod : pods) {
+    for (const auto& line : pod->agent_log()) {
+      const auto json = nlohmann::json::parse(line, nullptr, false);
+      if (json.is_object() && json.value("event", "") == "task.finished") {
+        finished.insert(json.value("task", ""));
+      }
+    }
+  }
+  return finished;
 }
 
 int lost(const Rollout& rollout) {
@@ -121,6 +150,54 @@ TEST_CASE("a rolling update of 5 replicas under constant load") {
     CHECK(ending == "exited"); // the kubelet never had to SIGKILL
   }
   CHECK(baseline.load.failed > 0);
+}
+
+TEST_CASE("a rolling update with agents sharing one Redis: every accepted task is finished exactly once") {
+  lameduck::test::RedisProcess redis(lameduck::test::RedisProcess::Options{.append_only = true});
+  const lameduck::test::TempDir dir;
+  const auto store = lameduck::open_checkpoint_store(redis.url()).value();
+  std::map<std::string, lameduck::TaskRecord> records;
+  std::size_t checkpointed = 0; // tasks a terminating pod saved, which a successor resumed
+  // Tasks of 6 s: those accepted in a pod's last seconds in the Service are still in flight
+  // when its drain begins, so they are checkpointed and resumed elsewhere.
+  const Rollout rollout = roll(true, dir.file("node"), 3, {"--state-url", redis.url()}, 6s, [&](Rollout& done, const auto& pods) {
+    // Until every accepted task is done: the last pods' checkpoints are still being resumed.
+    lameduck::Backoff backoff({100ms, 500ms});
+    const auto deadline = Deadline::after(30s);
+    do {
+      done.finished = finished_tasks(pods);
+    } while (!std::includes(done.finished.begin(), done.finished.end(), done.load.accepted.begin(),
+                            done.load.accepted.end()) &&
+             backoff.wait(deadline));
+    for (const SimPod* pod : pods) {
+      for (const auto& line : pod->agent_log()) {
+        const auto json = nlohmann::json::parse(line, nullptr, false);
+        if (json.is_object() && json.value("event", "") == "state.checkpointed") {
+          checkpointed += json.at("tasks").size();
+        }
+      }
+    }
+    records = store->records(Deadline::after(10s)).value();
+  });
+
+  MESSAGE("sharing Redis: " << rollout.load.sent << " requests, " << rollout.load.accepted.size()
+                            << " tasks accepted, " << checkpointed << " checkpointed by a terminating pod and resumed");
+  CHECK(rollout.load.failed == 0);
+  CHECK(checkpointed > 0); // the rollout did interrupt work, or it proves nothing
+  int lost = 0;
+  int twice = 0;
+  for (const auto& id : rollout.load.accepted) {
+    lost += rollout.finished.count(id) == 0 ? 1 : 0;
+    twice += rollout.finished.count(id) > 1 ? 1 : 0;
+    const auto record = records.find(id);
+    CHECK_MESSAGE((record != records.end() && record->second.status == "done" && record->second.finished == 1),
+                  "the store's ledger for ", id);
+  }
+  CHECK(lost == 0);
+  CHECK(twice == 0);
+  for (const auto& ending : rollout.endings) {
+    CHECK(ending == "exited");
+  }
 }
 
 TEST_CASE("the kubelet's rules around prestop") {

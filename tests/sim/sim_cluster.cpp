@@ -57,6 +57,7 @@ void SimPod::start() {
   const auto& options = m_cluster.options();
   std::vector<std::string> argv{test::tool_path("demo-agent"), "--listen",
                                 m_ip + ":" + std::to_string(m_cluster.agent_port()), "--state-file", state_file(),
+                                "--worker-id", m_name,
                                 "--task-time", std::to_string(to_ms(options.task_time)) + "ms"};
   argv.insert(argv.end(), options.agent_flags.begin(), options.agent_flags.end());
   m_agent = std::make_unique<test::Process>(argv);

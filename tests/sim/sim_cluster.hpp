@@ -68,6 +68,9 @@ public:
   std::string ending() const;
   // What its last preStop hook wrote to stderr (prestop's JSON log lines), once it is over.
   std::vector<std::string> prestop_log() const;
+  // What its agent has logged so far (the demo agent's JSON lines), kept after it exits. Not
+  // while the kubelet restarts the container.
+  std::vector<std::string> agent_log() const { return m_agent->stderr_lines(); }
 
 private:
   friend class SimCluster;
