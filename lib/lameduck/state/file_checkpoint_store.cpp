@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -35,6 +36,24 @@ void release_expired(nlohmann::json& tasks, long long now) {
       task["lease_until"] = 0;
     }
   }
+}
+
+// A task as this store writes it: an object whose fields, where present, have their types.
+bool is_task(const nlohmann::json& task) {
+  if (!task.is_object()) {
+    return false;
+  }
+  for (const char* text : {"status", "written_by", "claimant", "done_by"}) {
+    if (task.contains(text) && !task[text].is_string()) {
+      return false;
+    }
+  }
+  for (const char* number : {"lease_until", "finished"}) {
+    if (task.contains(number) && !task[number].is_number_integer()) {
+      return false;
+    }
+  }
+  return true;
 }
 
 class FileLock {
@@ -88,8 +107,15 @@ Expected<Done> FileCheckpointStore::update(const Deadline& deadline,
   data.emplace("tasks", nlohmann::json::object());
   data.emplace("writers", nlohmann::json::object());
   for (const auto& [id, task] : data["tasks"].items()) {
-    if (!task.is_object()) {
-      return unexpected("the checkpoint file " + m_path + " has a task \"" + id + "\" that is not an object; left as it is");
+    if (!is_task(task)) {
+      return unexpected("the checkpoint file " + m_path + " is not a checkpoint store: task \"" + id +
+                        "\" is not one; left as it is");
+    }
+  }
+  for (const auto& [writer, ids] : data["writers"].items()) {
+    if (!ids.is_array() || !std::all_of(ids.begin(), ids.end(), [](const auto& id) { return id.is_string(); })) {
+      return unexpected("the checkpoint file " + m_path + " is not a checkpoint store: writer \"" + writer +
+                        "\" has no list of ids; left as it is");
     }
   }
   try {

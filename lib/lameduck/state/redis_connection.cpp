@@ -6,8 +6,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -33,27 +38,48 @@ Expected<Done> wait_for_socket(int fd, short events, const Deadline& deadline, c
   }
 }
 
-nlohmann::json to_json(const redisReply& reply) {
-  switch (reply.type) {
-  case REDIS_REPLY_STRING:
-  case REDIS_REPLY_STATUS:
-    return std::string(reply.str, reply.len);
-  case REDIS_REPLY_INTEGER:
-    return reply.integer;
-  case REDIS_REPLY_ARRAY: {
-    nlohmann::json items = nlohmann::json::array();
-    for (std::size_t i = 0; i < reply.elements; ++i) {
-      items.push_back(to_json(*reply.element[i]));
-    }
-    return items;
+// A non-blocking connect to one address, finished within the deadline.
+Expected<int> connect_to(const addrinfo& address, const Deadline& deadline) {
+  const int fd = ::socket(address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address.ai_protocol);
+  if (fd < 0) {
+    return unexpected(std::string("socket: ") + std::strerror(errno));
   }
-  default:
-    return nullptr;
+  if (::connect(fd, address.ai_addr, address.ai_addrlen) != 0 && errno != EINPROGRESS) {
+    const std::string error = std::strerror(errno);
+    ::close(fd);
+    return unexpected(error);
   }
+  if (auto writable = wait_for_socket(fd, POLLOUT, deadline, "connect"); !writable) {
+    ::close(fd);
+    return unexpected(writable.error());
+  }
+  int socket_error = 0;
+  socklen_t length = sizeof socket_error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &socket_error, &length) != 0 || socket_error != 0) {
+    ::close(fd);
+    return unexpected(std::string(std::strerror(socket_error != 0 ? socket_error : errno)));
+  }
+  const int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on); // a command is one write: send it now
+  return fd;
 }
 
-std::string context_error(const redisContext& context) {
-  return context.errstr[0] != '\0' ? std::string(context.errstr) : "the connection failed";
+std::string format_command(const std::vector<std::string>& arguments) {
+  std::vector<const char*> pointers;
+  std::vector<std::size_t> lengths;
+  for (const auto& argument : arguments) {
+    pointers.push_back(argument.data());
+    lengths.push_back(argument.size());
+  }
+  char* formatted = nullptr;
+  const int length =
+      redisFormatCommandArgv(&formatted, static_cast<int>(arguments.size()), pointers.data(), lengths.data());
+  if (length < 0) {
+    throw std::bad_alloc();
+  }
+  std::string command(formatted, static_cast<std::size_t>(length));
+  redisFreeCommand(formatted);
+  return command;
 }
 
 } // namespace
@@ -65,13 +91,21 @@ RedisConnection::~RedisConnection() {
 }
 
 void RedisConnection::drop() {
-  if (m_context != nullptr) {
-    redisFree(m_context);
-    m_context = nullptr;
+  if (m_fd >= 0) {
+    ::close(m_fd);
+    m_fd = -1;
   }
+  m_reader.reset();
+}
+
+Expected<RedisReply> RedisConnection::broken(std::string message) {
+  // Part of a command may be sent, or part of a reply unread: the connection is out of step.
+  drop();
+  return unexpected(std::move(message));
 }
 
 Expected<Done> RedisConnection::connect(const Deadline& deadline) {
+  std::string password;
   if (!m_url.password_file.empty()) {
     // Read at each connect: a rotated Secret is picked up by the next connection.
     const auto read = read_small_file(m_url.password_file, 4096);
@@ -79,37 +113,39 @@ Expected<Done> RedisConnection::connect(const Deadline& deadline) {
       return unexpected("redis: cannot read the password file " + m_url.password_file +
                         (read ? std::string(": it does not exist") : ": " + read.error().message));
     }
-    m_password = trim_blanks(read->content);
+    password = trim_blanks(read->content);
   }
-  // The name is resolved before the connect starts; a Service name resolves through the
-  // pod's resolver, whose own timeout bounds it (an address skips the lookup).
-  m_context = redisConnectNonBlock(m_url.host.c_str(), m_url.port);
-  if (m_context == nullptr) {
-    return unexpected(std::string("redis: out of memory"));
+  const std::string where = join_host_port(m_url.host, m_url.port);
+  // A name is resolved before the connect starts, bounded by the resolver's own timeout (the
+  // pod's resolv.conf); an address skips the lookup.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int error = ::getaddrinfo(m_url.host.c_str(), std::to_string(m_url.port).c_str(), &hints, &found);
+      error != 0) {
+    return unexpected("redis: cannot resolve " + m_url.host + ": " + ::gai_strerror(error));
   }
-  if (m_context->err != 0) {
-    const std::string error = "redis: cannot connect to " + join_host_port(m_url.host, m_url.port) + ": " +
-                              context_error(*m_context);
-    drop();
-    return unexpected(error);
+  std::string last_error = "no address";
+  for (const addrinfo* address = found; address != nullptr && m_fd < 0; address = address->ai_next) {
+    auto connected = connect_to(*address, deadline);
+    if (connected) {
+      m_fd = *connected;
+    } else {
+      last_error = connected.error().message;
+    }
   }
-  if (auto writable = wait_for_socket(m_context->fd, POLLOUT, deadline, "connect"); !writable) {
-    drop();
-    return writable;
+  ::freeaddrinfo(found);
+  if (m_fd < 0) {
+    return unexpected("redis: cannot connect to " + where + ": " + last_error);
   }
-  int socket_error = 0;
-  socklen_t length = sizeof socket_error;
-  if (::getsockopt(m_context->fd, SOL_SOCKET, SO_ERROR, &socket_error, &length) != 0 || socket_error != 0) {
-    drop();
-    return unexpected("redis: cannot connect to " + join_host_port(m_url.host, m_url.port) + ": " +
-                      std::strerror(socket_error != 0 ? socket_error : errno));
-  }
-  if (!m_password.empty()) {
+  m_reader = std::make_unique<RedisReplyReader>();
+  if (!password.empty()) {
     std::vector<std::string> auth{"AUTH"};
     if (!m_url.user.empty()) {
       auth.push_back(m_url.user);
     }
-    auth.push_back(m_password);
+    auth.push_back(password);
     if (auto authed = exchange(auth, deadline); !authed) {
       drop();
       return unexpected(authed.error());
@@ -124,8 +160,8 @@ Expected<Done> RedisConnection::connect(const Deadline& deadline) {
   return Done{};
 }
 
-Expected<nlohmann::json> RedisConnection::command(const std::vector<std::string>& arguments, const Deadline& deadline) {
-  if (m_context == nullptr) {
+Expected<RedisReply> RedisConnection::command(const std::vector<std::string>& arguments, const Deadline& deadline) {
+  if (m_fd < 0) {
     if (auto connected = connect(deadline); !connected) {
       return unexpected(connected.error());
     }
@@ -133,56 +169,49 @@ Expected<nlohmann::json> RedisConnection::command(const std::vector<std::string>
   return exchange(arguments, deadline);
 }
 
-Expected<nlohmann::json> RedisConnection::broken(std::string message) {
-  // Part of a command may be sent, or part of a reply unread: the connection is out of step.
-  drop();
-  return unexpected(std::move(message));
-}
-
-Expected<nlohmann::json> RedisConnection::exchange(const std::vector<std::string>& arguments, const Deadline& deadline) {
-  std::vector<const char*> pointers;
-  std::vector<std::size_t> lengths;
-  for (const auto& argument : arguments) {
-    pointers.push_back(argument.data());
-    lengths.push_back(argument.size());
-  }
-  if (redisAppendCommandArgv(m_context, static_cast<int>(arguments.size()), pointers.data(), lengths.data()) !=
-      REDIS_OK) {
-    return broken("redis: " + context_error(*m_context));
-  }
-  for (int done = 0; done == 0;) {
-    if (redisBufferWrite(m_context, &done) != REDIS_OK) {
-      return broken("redis: cannot send: " + context_error(*m_context));
-    }
-    if (done == 0) {
-      if (auto writable = wait_for_socket(m_context->fd, POLLOUT, deadline, "sending"); !writable) {
+Expected<RedisReply> RedisConnection::exchange(const std::vector<std::string>& arguments, const Deadline& deadline) {
+  const std::string command = format_command(arguments);
+  for (std::string_view left = command; !left.empty();) {
+    const ssize_t sent = ::send(m_fd, left.data(), left.size(), MSG_NOSIGNAL);
+    if (sent > 0) {
+      left.remove_prefix(static_cast<std::size_t>(sent));
+    } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (auto writable = wait_for_socket(m_fd, POLLOUT, deadline, "sending"); !writable) {
         return broken(writable.error().message);
       }
+    } else if (sent < 0 && errno != EINTR) {
+      return broken(std::string("redis: cannot send: ") + std::strerror(errno));
     }
   }
-  void* raw = nullptr;
   for (;;) {
-    if (redisGetReplyFromReader(m_context, &raw) != REDIS_OK) {
-      return broken("redis: a reply that is not RESP: " + context_error(*m_context));
+    auto reply = m_reader->next();
+    if (!reply) {
+      return broken("redis: " + reply.error().message);
     }
-    if (raw != nullptr) {
-      break;
+    if (*reply) {
+      if ((*reply)->is_object()) { // an error reply: the connection is still in step
+        return unexpected("redis: " + (*reply)->value("error", std::string()));
+      }
+      return std::move(**reply);
     }
-    if (m_context->reader->len > k_max_redis_reply) {
-      return broken("redis: a reply larger than " + std::to_string(k_max_redis_reply >> 20) + " MiB");
-    }
-    if (auto readable = wait_for_socket(m_context->fd, POLLIN, deadline, "reading the reply"); !readable) {
+    if (auto readable = wait_for_socket(m_fd, POLLIN, deadline, "reading the reply"); !readable) {
       return broken(readable.error().message);
     }
-    if (redisBufferRead(m_context) != REDIS_OK) {
-      return broken("redis: the connection broke: " + context_error(*m_context));
+    char buffer[64 * 1024];
+    const ssize_t received = ::recv(m_fd, buffer, sizeof buffer, 0);
+    if (received == 0) {
+      return broken(std::string("redis: the connection was closed"));
+    }
+    if (received < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        continue;
+      }
+      return broken(std::string("redis: the connection broke: ") + std::strerror(errno));
+    }
+    if (auto fed = m_reader->feed({buffer, static_cast<std::size_t>(received)}); !fed) {
+      return broken("redis: " + fed.error().message);
     }
   }
-  const std::unique_ptr<redisReply, void (*)(void*)> reply(static_cast<redisReply*>(raw), freeReplyObject);
-  if (reply->type == REDIS_REPLY_ERROR) {
-    return unexpected("redis: " + std::string(reply->str, reply->len));
-  }
-  return to_json(*reply);
 }
 
 } // namespace lameduck

@@ -2,6 +2,8 @@
 
 #include "lameduck/core/url.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace lameduck {
@@ -16,6 +18,14 @@ Expected<int> parse_number(std::string_view text, int low, int high, const std::
                       ", not \"" + std::string(text) + "\"");
   }
   return value;
+}
+
+// A DNS name or an IPv4 address; or, between brackets, an IPv6 address (with a %zone).
+bool valid_host(std::string_view host, bool bracketed) {
+  return !host.empty() && std::all_of(host.begin(), host.end(), [bracketed](char c) {
+    const bool alnum = std::isalnum(static_cast<unsigned char>(c)) != 0;
+    return bracketed ? alnum || c == ':' || c == '.' || c == '%' : alnum || c == '.' || c == '-' || c == '_';
+  });
 }
 
 } // namespace
@@ -48,11 +58,15 @@ Expected<RedisUrl> parse_redis_url(const std::string& url) {
     if (user.find(':') != std::string_view::npos) {
       return unexpected(std::string("a password in a redis:// URL ends up in logs and process listings: use ?password-file=PATH"));
     }
+    if (!valid_host(user, false)) { // an ACL user name: the same letters as a host name
+      return unexpected("not a user name: \"" + std::string(user) + "\"");
+    }
     parsed.user = std::string(user);
     rest = rest.substr(at + 1);
   }
   std::string_view host = rest;
-  if (host.starts_with('[')) {
+  const bool bracketed = host.starts_with('[');
+  if (bracketed) {
     const auto close = host.find(']');
     if (close == std::string_view::npos) {
       return unexpected("an IPv6 host without its closing bracket in " + url);
@@ -78,6 +92,9 @@ Expected<RedisUrl> parse_redis_url(const std::string& url) {
   }
   if (host.empty()) {
     return unexpected("no host in " + url);
+  }
+  if (!valid_host(host, bracketed)) {
+    return unexpected("not a host name or address: \"" + std::string(host) + "\"");
   }
   parsed.host = std::string(host);
   if (!path.empty()) {

@@ -47,6 +47,11 @@ TEST_CASE("redis URLs: what a checkpoint store is configured with") {
         {"redis://host/16", "the database"},
         {"redis://host/db", "the database"},
         {"redis://[fd00::7", "closing bracket"},
+        {"redis://x]:6390/", "not a host"},
+        {"redis://[fd00::7]]:6390", "junk after the IPv6 host"},
+        {"redis://ho st:6379", "not a host"},
+        {"redis://a/b@host", "the database"},
+        {"redis://us er@host", "not a user name"},
         {"redis://host?timeout=5", "unknown redis:// URL parameter"},
         {"redis://host?password-file=", "unknown redis:// URL parameter"},
     };
