@@ -20,12 +20,23 @@ Expected<int> parse_number(std::string_view text, int low, int high, const std::
   return value;
 }
 
-// A DNS name or an IPv4 address; or, between brackets, an IPv6 address (with a %zone).
-bool valid_host(std::string_view host, bool bracketed) {
-  return !host.empty() && std::all_of(host.begin(), host.end(), [bracketed](char c) {
-    const bool alnum = std::isalnum(static_cast<unsigned char>(c)) != 0;
-    return bracketed ? alnum || c == ':' || c == '.' || c == '%' : alnum || c == '.' || c == '-' || c == '_';
+// A DNS name or an IPv4 address.
+bool valid_host_name(std::string_view host) {
+  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_';
   });
+}
+
+// What may stand between brackets: an IPv6 address (it has a colon, which is why it prints back
+// between brackets), then perhaps a %zone naming an interface.
+bool valid_ipv6_host(std::string_view host) {
+  const auto percent = host.find('%');
+  const std::string_view address = host.substr(0, percent);
+  const bool address_ok = address.find(':') != std::string_view::npos &&
+                          std::all_of(address.begin(), address.end(), [](char c) {
+                            return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
+                          });
+  return address_ok && (percent == std::string_view::npos || valid_host_name(host.substr(percent + 1)));
 }
 
 } // namespace
@@ -58,7 +69,7 @@ Expected<RedisUrl> parse_redis_url(const std::string& url) {
     if (user.find(':') != std::string_view::npos) {
       return unexpected(std::string("a password in a redis:// URL ends up in logs and process listings: use ?password-file=PATH"));
     }
-    if (!valid_host(user, false)) { // an ACL user name: the same letters as a host name
+    if (!valid_host_name(user)) { // an ACL user name: the same letters as a host name
       return unexpected("not a user name: \"" + std::string(user) + "\"");
     }
     parsed.user = std::string(user);
@@ -93,7 +104,7 @@ Expected<RedisUrl> parse_redis_url(const std::string& url) {
   if (host.empty()) {
     return unexpected("no host in " + url);
   }
-  if (!valid_host(host, bracketed)) {
+  if (bracketed ? !valid_ipv6_host(host) : !valid_host_name(host)) {
     return unexpected("not a host name or address: \"" + std::string(host) + "\"");
   }
   parsed.host = std::string(host);

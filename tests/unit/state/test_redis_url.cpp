@@ -34,6 +34,7 @@ TEST_CASE("redis URLs: what a checkpoint store is configured with") {
     CHECK(url.host == "fd00::7");
     CHECK(url.port == 6390);
     CHECK(url.text() == "redis://[fd00::7]:6390/1");
+    CHECK(parse_redis_url("redis://[fe80::1%eth0]").value().text() == "redis://[fe80::1%eth0]:6379/0");
   }
   SUBCASE("refused, each saying why") {
     const std::vector<std::pair<std::string, std::string>> refused{
@@ -49,6 +50,9 @@ TEST_CASE("redis URLs: what a checkpoint store is configured with") {
         {"redis://[fd00::7", "closing bracket"},
         {"redis://x]:6390/", "not a host"},
         {"redis://[fd00::7]]:6390", "junk after the IPv6 host"},
+        {"redis://[%%%%%%%7]:2780/1", "not a host"}, // brackets hold an IPv6 address, or it prints back unbracketed
+        {"redis://[redis]:6390", "not a host"},
+        {"redis://[fe80::1%e th0]", "not a host"},
         {"redis://ho st:6379", "not a host"},
         {"redis://a/b@host", "the database"},
         {"redis://us er@host", "not a user name"},
