@@ -11,6 +11,7 @@
 #include <ctime>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -107,6 +108,12 @@ std::unique_ptr<Process> AgentRelease::follow_log(const PodRef& pod, const std::
   return log;
 }
 
+std::vector<nlohmann::json> AgentRelease::log_lines(const PodRef& pod, const std::string& container) const {
+  const auto logged = m_cluster.kubectl({"logs", "-n", m_name, pod.name, "-c", container});
+  require_ok(logged, "kubectl logs " + pod.name);
+  return json_lines(logged.stdout_text);
+}
+
 nlohmann::json AgentRelease::wait_gone(const PodRef& pod, Duration limit) const {
   const auto last = m_trail->wait_deleted(pod.uid, Deadline::after(limit));
   if (!last) {
@@ -193,15 +200,30 @@ std::chrono::system_clock::time_point kubelet_log_time(const nlohmann::json& lin
   return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(ms));
 }
 
-std::vector<nlohmann::json> json_lines(const Process& log) {
+namespace {
+
+std::vector<nlohmann::json> json_objects(const std::vector<std::string>& lines) {
   std::vector<nlohmann::json> parsed;
-  for (const auto& line : log.stdout_lines()) {
+  for (const auto& line : lines) {
     auto json = nlohmann::json::parse(line, nullptr, false);
     if (json.is_object()) {
       parsed.push_back(std::move(json));
     }
   }
   return parsed;
+}
+
+} // namespace
+
+std::vector<nlohmann::json> json_lines(const Process& log) { return json_objects(log.stdout_lines()); }
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+  }
+  return json_objects(lines);
 }
 
 std::optional<nlohmann::json> first_event(const std::vector<nlohmann::json>& lines, const std::string& event) {

@@ -40,6 +40,8 @@ public:
   // `kubectl logs -f` of a container, from its start until it ends: prestop's summary and the
   // agent's own lines, as an operator reads them.
   std::unique_ptr<Process> follow_log(const PodRef& pod, const std::string& container) const;
+  // `kubectl logs` of a running container: its JSON lines so far.
+  std::vector<nlohmann::json> log_lines(const PodRef& pod, const std::string& container) const;
   // Until the pod is deleted from the API: its last status, as the kubelet wrote it.
   nlohmann::json wait_gone(const PodRef& pod, Duration limit) const;
   const PodTrail& trail() const { return *m_trail; }
@@ -63,6 +65,7 @@ std::chrono::system_clock::time_point kubelet_log_time(const nlohmann::json& lin
 
 // The JSON lines of a followed log, and the first one with "event": `event`.
 std::vector<nlohmann::json> json_lines(const Process& log);
+std::vector<nlohmann::json> json_lines(const std::string& text);
 std::optional<nlohmann::json> first_event(const std::vector<nlohmann::json>& lines, const std::string& event);
 
 // The task ids the demo agent kept: what it wrote to its state file as it drained (its
