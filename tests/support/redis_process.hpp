@@ -2,9 +2,9 @@
 
 // A real Redis (Debian's redis-server) for one test: a port on loopback (or on another address
 // of the machine's own), a temporary directory, ready once it logs that it accepts connections;
-// stopped when the test ends. With
-// `appendonly yes` it can be restarted on the same port and directory, keeping what it
-// acknowledged, as a Redis that restarts between a drain's checkpoint and a successor's claim.
+// stopped when the test ends. With `appendonly yes` it can be restarted on the same port and
+// directory, keeping what it acknowledged, as a Redis that restarts between a drain's checkpoint
+// and a successor's claim.
 
 #include "lameduck/state/redis_connection.hpp"
 #include "support/process.hpp"
