@@ -11,11 +11,11 @@
 #include "lameduck/state/checkpoint_store.hpp"
 #include "sim/service_proxy.hpp"
 #include "support/redis_process.hpp"
+#include "support/task_ledger.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <map>
 #include <set>
 
 using namespace std::chrono_literals;
@@ -94,10 +94,10 @@ void set_prestop(const lameduck::test::RealCluster& cluster, const AgentRelease&
 }
 
 // The ledger: every time an agent logged that it finished a task, once per time.
-void count_finished(const std::vector<nlohmann::json>& log, std::map<std::string, int>& finished) {
+void count_finished(const std::vector<nlohmann::json>& log, std::multiset<std::string>& finished) {
   for (const auto& line : log) {
     if (line.value("event", "") == "task.finished") {
-      ++finished[line.value("task", "")];
+      finished.insert(line.value("task", ""));
     }
   }
 }
@@ -157,56 +157,42 @@ TEST_CASE("a rolling update on the real node with agents sharing one Redis: ever
                         {"args", {"--listen=0.0.0.0:8080", "--task-time=6s", "--state-url=" + url, "--lease=5s"}}});
   const Rollout rollout = restart_under_load(release, "state-");
 
-  // Until the store has every accepted task done: the last pods' checkpoints are still being
-  // resumed by the new ones.
-  const auto store = lameduck::open_checkpoint_store(url).value();
-  std::map<std::string, lameduck::TaskRecord> records;
-  const auto all_done = [&] {
-    return std::all_of(rollout.load.accepted.begin(), rollout.load.accepted.end(), [&](const std::string& id) {
-      const auto record = records.find(id);
-      return record != records.end() && record->second.status == "done";
-    });
-  };
-  lameduck::Backoff backoff({200ms, 1s});
-  const auto deadline = Deadline::after(60s);
-  do {
-    records = store->records(Deadline::after(10s)).value();
-  } while (!all_done() && backoff.wait(deadline));
-
-  std::map<std::string, int> finished;
+  // Until the ledger is complete: the last pods' checkpoints are still being resumed by the new
+  // ones, and an agent logs a finish just after the store has it, so both witnesses are awaited.
+  std::multiset<std::string> finished_by_old;
   std::size_t checkpointed = 0; // tasks the old pods saved as they drained
   for (const auto& log : rollout.old_logs) {
-    count_finished(log, finished);
+    count_finished(log, finished_by_old);
     for (const auto& line : log) {
       if (line.value("event", "") == "state.checkpointed") {
         checkpointed += line.at("tasks").size();
       }
     }
   }
-  for (const auto& pod : release.live_pods()) {
-    count_finished(release.log_lines(pod, "agent"), finished);
-  }
-  int lost = 0;
-  int twice = 0;
-  std::vector<std::string> not_once; // the store's own ledger: done, by exactly one completion
-  for (const auto& id : rollout.load.accepted) {
-    lost += finished.count(id) == 0 ? 1 : 0;
-    twice += finished.count(id) != 0 && finished.at(id) > 1 ? 1 : 0;
-    const auto record = records.find(id);
-    if (record == records.end() || record->second.status != "done" || record->second.finished != 1) {
-      not_once.push_back(id);
+  const auto store = lameduck::open_checkpoint_store(url).value();
+  lameduck::test::LedgerTally ledger;
+  lameduck::Backoff backoff({200ms, 1s});
+  const auto deadline = Deadline::after(60s);
+  do {
+    const auto records = store->records(Deadline::after(10s)).value();
+    std::multiset<std::string> finished = finished_by_old;
+    for (const auto& pod : release.live_pods()) {
+      count_finished(release.log_lines(pod, "agent"), finished);
     }
-  }
+    ledger = lameduck::test::tally_ledger(rollout.load.accepted, finished, records);
+  } while ((ledger.lost > 0 || !ledger.not_once_in_store.empty()) && backoff.wait(deadline));
+
   MESSAGE("sharing Redis on the real node: " << rollout.load.sent << " requests, " << rollout.load.accepted.size()
                                              << " tasks accepted, " << checkpointed
-                                             << " checkpointed by a terminating pod, " << lost << " lost, " << twice
-                                             << " finished twice; the rollout took " << rollout.ms << " ms");
-  CHECK_MESSAGE(not_once.empty(), not_once.size(), " tasks not done exactly once in the store, the first ",
-                not_once.empty() ? std::string() : not_once.front());
+                                             << " checkpointed by a terminating pod, " << ledger.lost << " lost, "
+                                             << ledger.twice << " finished twice; the rollout took " << rollout.ms << " ms");
+  CHECK_MESSAGE(ledger.not_once_in_store.empty(), ledger.not_once_in_store.size(),
+                " tasks not done exactly once in the store, the first ",
+                ledger.not_once_in_store.empty() ? std::string() : ledger.not_once_in_store.front());
   CHECK(rollout.load.failed == 0);
   CHECK(checkpointed > 0); // the rollout did interrupt work, or it proves nothing
-  CHECK(lost == 0);
-  CHECK(twice == 0);
+  CHECK(ledger.lost == 0);
+  CHECK(ledger.twice == 0);
   for (const auto& ending : rollout.old_endings) {
     CAPTURE(ending.dump());
     CHECK(ending["terminated"].value("exitCode", -1) == 0); // drained and out on SIGTERM, no SIGKILL

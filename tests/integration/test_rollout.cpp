@@ -9,6 +9,7 @@
 #include "sim/service_proxy.hpp"
 #include "sim/sim_cluster.hpp"
 #include "support/redis_process.hpp"
+#include "support/task_ledger.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -184,17 +185,12 @@ TEST_CASE("a rolling update with agents sharing one Redis: every accepted task i
                             << " tasks accepted, " << checkpointed << " checkpointed by a terminating pod and resumed");
   CHECK(rollout.load.failed == 0);
   CHECK(checkpointed > 0); // the rollout did interrupt work, or it proves nothing
-  int lost = 0;
-  int twice = 0;
-  for (const auto& id : rollout.load.accepted) {
-    lost += rollout.finished.count(id) == 0 ? 1 : 0;
-    twice += rollout.finished.count(id) > 1 ? 1 : 0;
-    const auto record = records.find(id);
-    CHECK_MESSAGE((record != records.end() && record->second.status == "done" && record->second.finished == 1),
-                  "the store's ledger for ", id);
-  }
-  CHECK(lost == 0);
-  CHECK(twice == 0);
+  const auto ledger = lameduck::test::tally_ledger(rollout.load.accepted, rollout.finished, records);
+  CHECK_MESSAGE(ledger.not_once_in_store.empty(), ledger.not_once_in_store.size(),
+                " tasks not done exactly once in the store, the first ",
+                ledger.not_once_in_store.empty() ? std::string() : ledger.not_once_in_store.front());
+  CHECK(ledger.lost == 0);
+  CHECK(ledger.twice == 0);
   for (const auto& ending : rollout.endings) {
     CHECK(ending == "exited");
   }
