@@ -33,6 +33,7 @@ struct Rollout {
   std::set<std::string> kept; // every task id an agent wrote as it drained, or still holds
   std::vector<std::vector<nlohmann::json>> old_logs; // each old pod's agent log, to its end
   std::vector<nlohmann::json> old_endings;          // each old agent container's last state
+  std::vector<std::string> witnesses; // each pod the ledger read, and what it found there
   long long ms = 0;           // from `kubectl rollout restart` until the last old pod was gone
   long long longest_termination_ms = 0; // an old pod, from its deletion until it left the API
 };
@@ -62,15 +63,20 @@ Rollout restart_under_load(AgentRelease& release, const std::string& prefix) {
   }
   rollout.ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   rollout.load = load.stop();
-  for (auto& log : logs) {
-    log->wait_exit(Deadline::after(10s));
-    const auto written = lameduck::test::tasks_written(*log);
+  for (std::size_t i = 0; i < logs.size(); ++i) {
+    const auto exit_code = logs[i]->wait_exit(Deadline::after(10s));
+    const auto written = lameduck::test::tasks_written(*logs[i]);
     rollout.kept.insert(written.begin(), written.end());
-    rollout.old_logs.push_back(lameduck::test::json_lines(*log));
+    rollout.old_logs.push_back(lameduck::test::json_lines(*logs[i]));
+    rollout.witnesses.push_back(old[i].name + " (old): " + std::to_string(rollout.old_logs.back().size()) +
+                                " log lines, " + std::to_string(written.size()) +
+                                " tasks written, kubectl logs " +
+                                (exit_code ? "exited " + std::to_string(*exit_code) : std::string("still running")));
   }
   for (const auto& pod : release.live_pods()) {
     const auto held = lameduck::test::tasks_held(pod);
     rollout.kept.insert(held.begin(), held.end());
+    rollout.witnesses.push_back(pod.name + " (new): " + std::to_string(held.size()) + " tasks held");
   }
   return rollout;
 }
@@ -107,11 +113,18 @@ void report(const std::string& what, const Rollout& rollout) {
   for (std::size_t i = 0; i < rollout.load.failures.size() && i < 5; ++i) {
     failures += "\n  " + rollout.load.failures[i];
   }
-  // A lost task's id counts the load's requests, 10 ms apart: when it was sent.
+  // A lost task's id counts the load's requests, 10 ms apart: when it was sent. The pod that
+  // took it, and what the ledger read of each pod, say where its record went missing.
   int shown = 0;
   for (const auto& id : rollout.load.accepted) {
     if (rollout.kept.count(id) == 0 && shown++ < 5) {
-      failures += "\n  lost: " + id;
+      const auto by = rollout.load.accepted_by.find(id);
+      failures += "\n  lost: " + id + ", accepted by " + (by == rollout.load.accepted_by.end() ? "?" : by->second);
+    }
+  }
+  if (shown > 0) {
+    for (const auto& witness : rollout.witnesses) {
+      failures += "\n  read " + witness;
     }
   }
   MESSAGE(what << ": " << rollout.load.sent << " requests, " << rollout.load.failed << " failed, " << lost(rollout)

@@ -11,7 +11,7 @@
 //   demo-agent [--listen 127.0.0.1:0] [--state-file PATH] [--task-time 2s] [--flush-time 0s]
 //              [--state-url URL [--state-fallback PATH] [--worker-id NAME] [--lease 10s]]
 //
-//   POST /tasks {"id":"t1"}  202 accepted | 503 draining (Connection: close)
+//   POST /tasks {"id":"t1"}  202 {"status":"running","worker":W} | 503 draining (Connection: close)
 //   GET  /tasks              {"terminationId":..., "tasks":{"t1":{"status":..., "doneMs":N}}}
 //   POST/GET /drain          the drain protocol
 //   GET  /healthz            200 while the process serves (draining included): the health check
@@ -132,8 +132,10 @@ public:
         response.set_content(R"({"error":"draining"})" "\n", "application/json");
         return;
       }
+      // Who took it: a ledger that misses a task then knows whose records to look in.
       response.status = 202;
-      response.set_content(R"({"status":"running"})" "\n", "application/json");
+      response.set_content(nlohmann::json{{"status", "running"}, {"worker", m_shared.worker}}.dump() + "\n",
+                           "application/json");
     });
     server.Get("/tasks", [this](const httplib::Request&, httplib::Response& response) {
       response.set_content(state_json().dump() + "\n", "application/json");

@@ -266,6 +266,10 @@ void LoadGenerator::run() {
       ++m_result.sent;
       if (answer && answer->status == 202) {
         m_result.accepted.insert(id);
+        const auto body = nlohmann::json::parse(answer->body, nullptr, false);
+        if (body.is_object() && body.contains("worker") && body["worker"].is_string()) {
+          m_result.accepted_by[id] = body["worker"].get<std::string>();
+        }
       } else {
         ++m_result.failed;
         m_result.failures.push_back(id + ": " + (answer ? std::to_string(answer->status) + " " + answer->body

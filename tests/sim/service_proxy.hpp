@@ -99,6 +99,7 @@ struct LoadResult {
   int sent = 0;
   int failed = 0;
   std::set<std::string> accepted; // task ids answered 202
+  std::map<std::string, std::string> accepted_by; // task id -> the "worker" its 202 named, if any
   std::vector<std::string> failures; // "id: why"
 };
 
