@@ -17,6 +17,12 @@ struct LedgerTally {
   int lost = 0;  // accepted, and no agent logged it finished
   int twice = 0; // logged finished more than once
   std::vector<std::string> not_once_in_store; // not done in the store, or completed other than once
+
+  // For a failed check: how many, and the first, to look up in the store.
+  std::string not_once_summary() const {
+    return std::to_string(not_once_in_store.size()) + " tasks not done exactly once in the store" +
+           (not_once_in_store.empty() ? std::string() : ", the first " + not_once_in_store.front());
+  }
 };
 
 inline LedgerTally tally_ledger(const std::set<std::string>& accepted, const std::multiset<std::string>& finished,
