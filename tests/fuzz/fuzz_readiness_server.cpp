@@ -4,6 +4,7 @@
 // Never a crash, a hang or a probe left unanswered.
 
 #include "fuzz_target.hpp"
+#include "lameduck/core/fd_wait.hpp"
 #include "lameduck/readiness/readiness_server.hpp"
 
 #include <arpa/inet.h>
@@ -71,14 +72,17 @@ void send_all(int fd, std::string_view bytes) {
 // The status line of the answer to a probe; a server that has not answered within 10 s hangs.
 // (How fast probes are answered while clients misbehave is the integration tests' concern;
 // under libFuzzer and ASan the server sees hundreds of hostile connections a second.)
+// The wait rides out signals: libFuzzer's -timeout runs a SIGALRM timer, and a bare poll()
+// that it interrupts would read as a server that never answered.
 std::string probe() {
   const int fd = connect_to_server();
   send_all(fd, "GET /readyz HTTP/1.1\r\nHost: pod\r\nUser-Agent: kube-probe/1.32\r\nConnection: close\r\n\r\n");
   std::string answer;
   char buffer[4096];
-  pollfd readable{fd, POLLIN, 0};
+  const auto deadline = lameduck::Deadline::after(std::chrono::seconds{10});
   while (answer.find("\r\n") == std::string::npos) {
-    lameduck::fuzz::require(::poll(&readable, 1, 10000) == 1);
+    const auto readable = lameduck::wait_for_fd(fd, POLLIN, deadline);
+    lameduck::fuzz::require(readable.has_value() && *readable);
     const auto n = ::read(fd, buffer, sizeof buffer);
     if (n <= 0) {
       break;

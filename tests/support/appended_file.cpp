@@ -1,5 +1,7 @@
 #include "support/appended_file.hpp"
 
+#include "lameduck/core/fd_wait.hpp"
+
 #include <algorithm>
 #include <array>
 #include <fstream>
@@ -48,9 +50,7 @@ std::optional<std::string> wait_for_appended_line(const std::filesystem::path& p
     if (found || deadline.expired()) {
       break;
     }
-    pollfd ready{notify, POLLIN, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.when() - Clock::now());
-    if (::poll(&ready, 1, static_cast<int>(std::max<long long>(left.count(), 0))) > 0) {
+    if (const auto ready = wait_for_fd(notify, POLLIN, deadline); ready && *ready) {
       std::array<char, 4096> events;
       while (::read(notify, events.data(), events.size()) > 0) {
       }

@@ -1,5 +1,7 @@
 #include "support/sockets.hpp"
 
+#include "lameduck/core/fd_wait.hpp"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -47,9 +49,8 @@ LoopbackListener::~LoopbackListener() {
 }
 
 int LoopbackListener::accept(const Deadline& deadline) const {
-  pollfd readable{m_fd, POLLIN, 0};
-  const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.remaining()).count();
-  if (::poll(&readable, 1, static_cast<int>(wait_ms)) != 1) {
+  const auto readable = wait_for_fd(m_fd, POLLIN, deadline);
+  if (!readable || !*readable) {
     throw std::runtime_error("no connection to port " + std::to_string(m_port) + " before the deadline");
   }
   return ::accept(m_fd, nullptr, nullptr);
@@ -108,9 +109,8 @@ std::string TcpConnection::receive_all(const Deadline& deadline) const {
   std::string received;
   char buffer[4096];
   for (;;) {
-    pollfd ready{.fd = m_fd, .events = POLLIN, .revents = 0};
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.remaining()).count();
-    if (::poll(&ready, 1, static_cast<int>(wait)) <= 0) {
+    const auto readable = wait_for_fd(m_fd, POLLIN, deadline);
+    if (!readable || !*readable) {
       return received;
     }
     const ssize_t got = ::recv(m_fd, buffer, sizeof buffer, 0);

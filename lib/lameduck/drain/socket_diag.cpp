@@ -1,6 +1,7 @@
 #include "lameduck/drain/socket_diag.hpp"
 
 #include "lameduck/core/durable_file.hpp"
+#include "lameduck/core/fd_wait.hpp"
 #include "lameduck/drain/tcp_connections.hpp"
 
 #include <algorithm>
@@ -158,18 +159,11 @@ Expected<Done> request_dump(int fd, std::uint8_t family, std::uint32_t sequence)
 
 // Waits for the next part of the dump; false once the deadline has passed without one.
 Expected<bool> wait_readable(int fd, const Deadline& deadline) {
-  for (;;) {
-    // Rounded up: a wait shorter than a millisecond must not become a poll that never waits.
-    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline.remaining()).count();
-    pollfd readable{.fd = fd, .events = POLLIN, .revents = 0};
-    const int ready = ::poll(&readable, 1, static_cast<int>(std::min<long long>(wait, INT_MAX)));
-    if (ready >= 0) {
-      return ready > 0;
-    }
-    if (errno != EINTR) {
-      return unexpected(std::string("netlink poll: ") + std::strerror(errno));
-    }
+  auto readable = wait_for_fd(fd, POLLIN, deadline);
+  if (!readable) {
+    return unexpected("netlink " + readable.error().message);
   }
+  return readable;
 }
 
 Expected<Done> dump_family(int fd, std::uint8_t family, std::uint32_t sequence, const std::vector<int>& ports,

@@ -1,6 +1,7 @@
 #include "lameduck/state/redis_connection.hpp"
 
 #include "lameduck/core/durable_file.hpp"
+#include "lameduck/core/fd_wait.hpp"
 #include "lameduck/core/text.hpp"
 #include "lameduck/core/url.hpp"
 
@@ -22,20 +23,14 @@ namespace {
 
 // Waits until the socket can do `events`, within the deadline.
 Expected<Done> wait_for_socket(int fd, short events, const Deadline& deadline, const char* what) {
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.remaining()).count();
-    if (left <= 0) {
-      return unexpected(std::string("redis: no answer in time (") + what + ")");
-    }
-    pollfd polled{.fd = fd, .events = events, .revents = 0};
-    const int ready = ::poll(&polled, 1, static_cast<int>(std::min<long long>(left, 60'000)));
-    if (ready > 0) {
-      return Done{};
-    }
-    if (ready < 0 && errno != EINTR) {
-      return unexpected(std::string("redis: poll: ") + std::strerror(errno));
-    }
+  const auto ready = wait_for_fd(fd, events, deadline);
+  if (!ready) {
+    return unexpected("redis: " + ready.error().message);
   }
+  if (!*ready) {
+    return unexpected(std::string("redis: no answer in time (") + what + ")");
+  }
+  return Done{};
 }
 
 // A non-blocking connect to one address, finished within the deadline.

@@ -1,3 +1,4 @@
+#include "lameduck/core/fd_wait.hpp"
 #include "lameduck/http/http_server.hpp"
 
 #include <doctest/doctest.h>
@@ -116,9 +117,8 @@ public:
   }
   // False when nothing (more) came before the deadline.
   bool read_some(const Deadline& deadline) {
-    pollfd readable{m_fd, POLLIN, 0};
-    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline.remaining()).count();
-    if (::poll(&readable, 1, static_cast<int>(wait)) != 1) {
+    const auto readable = lameduck::wait_for_fd(m_fd, POLLIN, deadline);
+    if (!readable || !*readable) {
       return false;
     }
     char buffer[4096];
