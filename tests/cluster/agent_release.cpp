@@ -108,8 +108,9 @@ std::unique_ptr<Process> AgentRelease::follow_log(const PodRef& pod, const std::
   return log;
 }
 
-std::vector<nlohmann::json> AgentRelease::log_lines(const PodRef& pod, const std::string& container) const {
-  const auto logged = m_cluster.kubectl({"logs", "-n", m_name, pod.name, "-c", container});
+std::vector<nlohmann::json> AgentRelease::log_lines(const PodRef& pod, const std::string& container,
+                                                    Duration limit) const {
+  const auto logged = m_cluster.kubectl({"logs", "-n", m_name, pod.name, "-c", container}, {}, limit);
   require_ok(logged, "kubectl logs " + pod.name);
   return json_lines(logged.stdout_text);
 }

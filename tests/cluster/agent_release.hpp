@@ -40,8 +40,10 @@ public:
   // `kubectl logs -f` of a container, from its start until it ends: prestop's summary and the
   // agent's own lines, as an operator reads them.
   std::unique_ptr<Process> follow_log(const PodRef& pod, const std::string& container) const;
-  // `kubectl logs` of a running container: its JSON lines so far.
-  std::vector<nlohmann::json> log_lines(const PodRef& pod, const std::string& container) const;
+  // `kubectl logs` of a running container: its JSON lines so far. A kubectl still running at
+  // `limit` is stopped, and that is an error.
+  std::vector<nlohmann::json> log_lines(const PodRef& pod, const std::string& container,
+                                        Duration limit = std::chrono::seconds{60}) const;
   // Until the pod is deleted from the API: its last status, as the kubelet wrote it.
   nlohmann::json wait_gone(const PodRef& pod, Duration limit) const;
   const PodTrail& trail() const { return *m_trail; }

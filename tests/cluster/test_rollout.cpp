@@ -190,7 +190,7 @@ TEST_CASE("a rolling update on the real node with agents sharing one Redis: ever
     const auto records = store->records(deadline.within(10s)).value();
     std::multiset<std::string> finished = finished_by_old;
     for (const auto& pod : release.live_pods()) {
-      count_finished(release.log_lines(pod, "agent"), finished);
+      count_finished(release.log_lines(pod, "agent", deadline.cap(10s)), finished);
     }
     ledger = lameduck::test::tally_ledger(rollout.load.accepted, finished, records);
   } while ((ledger.lost > 0 || !ledger.not_once_in_store.empty()) && backoff.wait(deadline));
