@@ -1,5 +1,7 @@
 #include "lameduck/drain/socket_diag.hpp"
 
+#include "lameduck/core/fd_wait.hpp"
+
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -206,8 +208,8 @@ private:
 void receive_exactly(int fd, std::size_t count, const Deadline& deadline) {
   char buffer[4096];
   while (count > 0) {
-    pollfd readable{.fd = fd, .events = POLLIN, .revents = 0};
-    REQUIRE(::poll(&readable, 1, static_cast<int>(lameduck::to_ms(deadline.remaining()))) == 1);
+    const auto readable = lameduck::wait_for_fd(fd, POLLIN, deadline);
+    REQUIRE((readable && *readable));
     const ssize_t got = ::recv(fd, buffer, std::min(count, sizeof buffer), 0);
     REQUIRE(got > 0);
     count -= static_cast<std::size_t>(got);
@@ -215,8 +217,8 @@ void receive_exactly(int fd, std::size_t count, const Deadline& deadline) {
 }
 
 void wait_for_end_of_stream(int fd, const Deadline& deadline) {
-  pollfd readable{.fd = fd, .events = POLLIN, .revents = 0};
-  REQUIRE(::poll(&readable, 1, static_cast<int>(lameduck::to_ms(deadline.remaining()))) == 1);
+  const auto readable = lameduck::wait_for_fd(fd, POLLIN, deadline);
+  REQUIRE((readable && *readable));
   char byte = 0;
   REQUIRE(::recv(fd, &byte, 1, 0) == 0);
 }
