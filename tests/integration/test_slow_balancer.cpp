@@ -5,6 +5,7 @@
 
 #include "sim/slow_balancer.hpp"
 #include "support/temp_dir.hpp"
+#include "support/timing.hpp"
 
 #include <doctest/doctest.h>
 
@@ -22,6 +23,7 @@ using lameduck::sim::summary_phase;
 
 namespace {
 
+using lameduck::test::k_scheduling_slack;
 constexpr auto k_quiet = 1s;
 
 std::string describe(const BalancerScenario& scenario, const BalancerOutcome& outcome) {
@@ -89,10 +91,11 @@ TEST_CASE("a slow load balancer: the quiet phase waits for it, --min-delay alone
       CHECK(quiet.value("source", "") == "sock_diag");
       CHECK(quiet.contains("lastByteFrom"));
       // It measured the balancer: the phase ended --until-quiet after the last request the
-      // balancer sent to this pod, not later.
+      // balancer sent to this pod, not later. Late by at most the scheduling slack of the
+      // sampler and of prestop itself on a loaded machine (under ASan it was 246 ms once).
       REQUIRE(outcome.quiet_after_last_request);
       CHECK(*outcome.quiet_after_last_request >= k_quiet - 10ms);
-      CHECK(*outcome.quiet_after_last_request <= k_quiet + 200ms);
+      CHECK(*outcome.quiet_after_last_request <= k_quiet + 2 * k_scheduling_slack);
       CHECK(outcome.to_hook_exit >= scenario.balancer_delay);
       CHECK(outcome.to_exit < scenario.balancer_delay + 5s);
       break;
